@@ -1,0 +1,17 @@
+#pragma once
+// Each subcommand registers its flags and returns the exit code through `run`.
+#include <CLI/CLI.hpp>
+#include <functional>
+
+#include "cli_common.hpp"
+
+namespace sutra::app {
+
+using Runner = std::function<int()>;
+
+Runner add_quantize(CLI::App& app, const GlobalOptions& g);
+Runner add_inspect(CLI::App& app, const GlobalOptions& g);
+Runner add_validate(CLI::App& app, const GlobalOptions& g);
+Runner add_dequantize(CLI::App& app, const GlobalOptions& g);
+
+}  // namespace sutra::app

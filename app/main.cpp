@@ -1,0 +1,63 @@
+// sutra: the command-line front end. Parses flags, calls the library, renders the result.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <map>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+#include "sutra/io/output_file.hpp"
+
+int main(int argc, char** argv) {
+    using namespace sutra::app;
+    sutra::io::install_signal_cleanup();
+
+    CLI::App app{
+        "sutra: activation-aware 4/8-bit quantization of LLM checkpoints (safetensors -> .qbin)"};
+    app.require_subcommand(1);
+    GlobalOptions g;
+    app.add_flag("-v,--verbose", g.verbose, "More log output on stderr (repeat for debug)");
+    app.add_flag("-q,--quiet", g.quiet, "Only errors on stderr; no progress bar");
+    app.set_version_flag("--version", std::string("sutra ") + SUTRA_VERSION);
+
+    std::map<CLI::App*, Runner> runners;
+    auto add = [&](const char* name, const char* help, auto fn) {
+        CLI::App* sub = app.add_subcommand(name, help);
+        runners[sub] = fn(*sub, g);
+    };
+    add("quantize", "Quantize a safetensors checkpoint into a .qbin", add_quantize);
+    add("inspect", "Show what a .safetensors or .qbin file holds", add_inspect);
+    add("validate", "Check a .qbin's structure and checksums, and its error against the original",
+        add_validate);
+    add("dequantize", "Turn a .qbin back into a plain safetensors checkpoint", add_dequantize);
+
+    auto logger = spdlog::stderr_color_mt("sutra");
+    logger->set_pattern("sutra: %^%l%$: %v");
+    spdlog::set_default_logger(logger);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::Success& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);  // prints the message and usage hint
+        return kExitError;
+    }
+    spdlog::set_level(
+        g.quiet ? spdlog::level::err
+                : (g.verbose >= 2 ? spdlog::level::debug
+                                  : (g.verbose == 1 ? spdlog::level::info : spdlog::level::warn)));
+    for (auto& [sub, run] : runners) {
+        if (sub->parsed()) {
+            try {
+                return run();
+            } catch (const std::exception& e) {
+                spdlog::error("internal error: {} (please report this)", e.what());
+                return kExitError;
+            }
+        }
+    }
+    return kExitError;
+}

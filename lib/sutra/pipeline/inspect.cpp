@@ -1,0 +1,46 @@
+#include "sutra/pipeline/inspect.hpp"
+
+#include "sutra/format/qbin_format.hpp"
+#include "sutra/format/qbin_reader.hpp"
+#include "sutra/io/checkpoint.hpp"
+#include "sutra/plan/config.hpp"
+
+namespace sutra::pipeline {
+
+Result<InspectReport> run_inspect(const std::filesystem::path& path) {
+    SUTRA_ASSIGN(io::Checkpoint ck, io::Checkpoint::open(path));
+    InspectReport rep;
+    rep.path = path.string();
+    for (const auto& f : ck.files())
+        rep.files.push_back(f.path().string());
+    rep.file_bytes = ck.total_file_bytes();
+    bool is_qbin = false;
+    for (const auto& [k, v] : ck.metadata())
+        is_qbin = is_qbin || k == format::kProfileKey;
+    if (!is_qbin) {
+        rep.kind = ck.files().size() > 1 ? "sharded safetensors" : "safetensors";
+        rep.metadata = ck.metadata();
+        for (const auto& t : ck.tensors())
+            rep.tensors.push_back({t.name, std::string(dtype_name(t.dtype)),
+                                   std::string(dtype_name(t.dtype)), "", t.shape, t.nbytes});
+        return rep;
+    }
+    SUTRA_ASSIGN(format::QbinFile q, format::QbinFile::open(path));
+    rep.kind = "qbin";
+    for (const auto& [k, v] : ck.metadata())
+        if (k != format::kProfileKey) rep.metadata.emplace_back(k, v);
+    rep.profile = q.profile();
+    rep.profile.erase("tensors");
+    for (const auto& r : q.records()) {
+        uint64_t bytes = 0;
+        for (size_t k = 0; k < r.stored.size(); ++k)
+            bytes += q.stored_ref(r, k).nbytes;
+        rep.tensors.push_back({r.name, std::string(dtype_name(r.dtype)),
+                               r.quantized ? "q" + std::to_string(r.bits) : "raw",
+                               r.quantized ? plan::group_size_text(r.group_size) : "", r.shape,
+                               bytes});
+    }
+    return rep;
+}
+
+}  // namespace sutra::pipeline

@@ -1,0 +1,35 @@
+#pragma once
+// `sutra inspect`: what a .safetensors checkpoint or a .qbin holds, without reading tensor data.
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sutra/base/error.hpp"
+
+namespace sutra::pipeline {
+
+struct InspectTensor {
+    std::string name;
+    std::string dtype;     // original dtype
+    std::string encoding;  // "raw", "q4", ... (safetensors: the dtype)
+    std::string group_size;
+    std::vector<uint64_t> shape;
+    uint64_t bytes = 0;  // bytes stored in the file
+};
+
+struct InspectReport {
+    std::string path;
+    std::string kind;  // "safetensors", "sharded safetensors", "qbin"
+    std::vector<std::string> files;
+    uint64_t file_bytes = 0;
+    std::vector<std::pair<std::string, std::string>> metadata;  // qbin: without the profile
+    nlohmann::json profile;  // qbin only: the sutra profile without the per-tensor records
+    std::vector<InspectTensor> tensors;
+};
+
+Result<InspectReport> run_inspect(const std::filesystem::path& path);
+
+}  // namespace sutra::pipeline

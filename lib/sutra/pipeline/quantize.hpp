@@ -1,0 +1,60 @@
+#pragma once
+// `sutra quantize`: checkpoint in, .qbin out (or, with dry_run, only the plan and its sizes).
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sutra/base/error.hpp"
+#include "sutra/pipeline/progress.hpp"
+#include "sutra/plan/plan.hpp"
+
+namespace sutra::pipeline {
+
+struct QuantizeOptions {
+    std::filesystem::path input;
+    std::filesystem::path output;
+    std::string preset = "balanced";
+    std::optional<std::filesystem::path> config_file;
+    plan::Overrides overrides;
+    bool force = false;
+    bool dry_run = false;
+    uint64_t chunk_bytes = 16u << 20;  // f32 bytes of one row block in flight
+};
+
+struct TensorSummary {
+    std::string name;
+    std::string role;
+    std::string dtype;
+    std::vector<uint64_t> shape;
+    bool quantized = false;
+    std::string encoding;  // "q4" or "raw"
+    int bits = 0;
+    std::string group_size;  // "128", "row"
+    uint64_t group_width = 0;
+    std::string keep_reason;
+    uint64_t input_bytes = 0;
+    uint64_t stored_bytes = 0;
+};
+
+struct QuantizeReport {
+    bool dry_run = false;
+    std::string output;
+    nlohmann::ordered_json config;  // resolved config, as recorded in the .qbin
+    std::vector<TensorSummary> tensors;
+    size_t quantized = 0, kept = 0;
+    uint64_t input_file_bytes = 0;
+    uint64_t output_file_bytes = 0;
+    double ratio = 0;
+    double seconds = 0;
+    uint64_t peak_rss_bytes = 0;
+};
+
+// The config a set of options resolves to: preset, then config file, then overrides.
+Result<plan::QuantConfig> resolve_config(const QuantizeOptions& opt);
+
+Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver* progress);
+
+}  // namespace sutra::pipeline

@@ -1,0 +1,34 @@
+#pragma once
+// Round-to-nearest asymmetric group quantization: the scalar reference.
+//
+// For each group of a row, with qmax = 2^bits - 1:
+//   lo = min(w), hi = max(w)
+//   scale = f16(max(hi - lo, 1e-5) / qmax)         (rounded to F16, ties to even; at least
+//                                                   the smallest F16 subnormal, 2^-24)
+//   zero  = clamp(rint(-lo / scale), 0, qmax)      (rint: round half to even)
+//   q     = clamp(rint(w / scale) + zero, 0, qmax)
+// where scale in the last two lines is the F16 value widened back to f32, so codes match what
+// is stored. Dequantization: w' = (q - zero) * scale.
+#include <cstddef>
+#include <cstdint>
+
+#include "sutra/quant/layout.hpp"
+
+namespace sutra::quant {
+
+// Largest group scale an F16 can hold; a group whose scale would exceed it cannot be stored.
+inline constexpr float kMaxF16Scale = 65504.0f;
+
+enum class RowStatus { ok, not_finite, scale_overflow };
+
+// Quantizes one row of l.cols values. codes: l.cols bytes (unpacked), scales: l.n_groups F16
+// bit patterns, zeros: l.n_groups bytes (unpacked). On not_finite / scale_overflow the outputs
+// are unspecified and *bad_index is the offending element (or group start).
+RowStatus quantize_row_rtn(const float* w, const QuantLayout& l, uint8_t* codes, uint16_t* scales,
+                           uint8_t* zeros, size_t* bad_index);
+
+// w' for one row from unpacked codes, F16 scales and unpacked zeros.
+void dequantize_row(const uint8_t* codes, const uint16_t* scales, const uint8_t* zeros,
+                    const QuantLayout& l, float* out);
+
+}  // namespace sutra::quant
