@@ -8,8 +8,27 @@
 
 namespace sutra::app {
 
+std::string one_line(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (unsigned char c : text) {
+        if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (c < 0x20 || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
 int fail(const Error& e) {
-    spdlog::error("{}", e.message);
+    spdlog::error("{}", one_line(e.message));
     return kExitError;
 }
 

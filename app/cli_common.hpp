@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "sutra/base/error.hpp"
 #include "sutra/pipeline/progress.hpp"
@@ -19,6 +20,9 @@ struct GlobalOptions {
     int verbose = 0;
     bool quiet = false;
 };
+
+// Control characters (newlines, escapes from hostile names) shown as \n, \r, \xNN.
+std::string one_line(std::string_view text);
 
 // Logs the error as one line on stderr and returns kExitError.
 int fail(const Error& e);

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
             try {
                 return run();
             } catch (const std::exception& e) {
-                spdlog::error("internal error: {} (please report this)", e.what());
+                spdlog::error("internal error: {} (please report this)", one_line(e.what()));
                 return kExitError;
             }
         }

@@ -58,6 +58,14 @@ const TensorRef* Checkpoint::find(std::string_view name) const {
     return it == by_name_.end() ? nullptr : &tensors_[it->second];
 }
 
+std::vector<fs::path> Checkpoint::input_paths() const {
+    std::vector<fs::path> v;
+    for (const auto& f : files_)
+        v.push_back(f.path());
+    if (!index_path_.empty()) v.push_back(index_path_);
+    return v;
+}
+
 uint64_t Checkpoint::total_file_bytes() const {
     uint64_t n = 0;
     for (const auto& f : files_)
@@ -113,14 +121,15 @@ Result<Checkpoint> Checkpoint::open(const fs::path& path) {
 
     // Sharded: validate the index, then every shard header, then the cross-references.
     const std::string iname = index_path.string();
-    SUTRA_ASSIGN(nlohmann::json index,
-                 read_strict_json_file(iname, StrictJsonLimits{8, 100'000'000}));
+    SUTRA_ASSIGN(nlohmann::ordered_json index,
+                 read_strict_ordered_json_file(iname, StrictJsonLimits{8, 100'000'000}));
     if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
         return make_error(Errc::bad_format,
                           iname + ": not a shard index (needs an object \"weight_map\")");
     const fs::path dir =
         index_path.parent_path().empty() ? fs::path(".") : index_path.parent_path();
     ck.model_dir_ = dir;
+    ck.index_path_ = index_path;
 
     std::vector<std::string> shard_names;  // in order of first appearance
     std::unordered_map<std::string, uint32_t> shard_ids;

@@ -42,6 +42,10 @@ class Checkpoint {
     const TensorRef* find(std::string_view name) const;
 
     const std::vector<InputFile>& files() const { return files_; }
+    // The shard index, when the checkpoint is sharded (empty otherwise).
+    const std::filesystem::path& index_path() const { return index_path_; }
+    // Every file the checkpoint consists of: the shards and the index.
+    std::vector<std::filesystem::path> input_paths() const;
     // The folder holding the checkpoint (where config.json and a tokenizer may be).
     const std::filesystem::path& model_dir() const { return model_dir_; }
     // __metadata__ of the (first) shard.
@@ -65,6 +69,7 @@ class Checkpoint {
     std::vector<TensorRef> tensors_;
     std::unordered_map<std::string, size_t> by_name_;
     std::filesystem::path model_dir_;
+    std::filesystem::path index_path_;
     std::vector<std::pair<std::string, std::string>> metadata_;
 };
 

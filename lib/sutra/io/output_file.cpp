@@ -147,7 +147,10 @@ Result<OutputFile> OutputFile::create(const fs::path& dest, bool force,
     }
     if (f.slot_ >= 0)
         std::memcpy(g_paths[static_cast<size_t>(f.slot_)], tmpl.c_str(), tmpl.size() + 1);
-    ::fchmod(fd, 0644);
+    // mkstemp creates 0600; give the file the mode a plain open(0666) would get under the umask.
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    ::fchmod(fd, 0666 & ~mask);
     f.fd_ = fd;
     f.dest_ = dest;
     f.tmp_ = tmpl;

@@ -247,6 +247,11 @@ Result<SafetensorsHeader> parse_safetensors_header(std::span<const uint8_t> byte
                                                       ? " (found a UTF-8 byte-order mark)"
                                                       : ""));
 
+    // The JSON library treats a NUL byte as the end of input; valid JSON never contains one.
+    for (size_t i = 0; i < bytes.size(); ++i)
+        if (bytes[i] == 0)
+            return header_error(what, "NUL byte at header offset " + std::to_string(i) +
+                                          " (pad a header with spaces, not NUL)");
     HeaderSax sax;
     bool ok = false;
     try {

@@ -6,11 +6,13 @@
 #include "sutra/io/file.hpp"
 
 namespace sutra::io {
-namespace {
 
 using json = nlohmann::json;
 
+namespace {
+
 // Builds the DOM from SAX events with an explicit stack (no recursion).
+template <class json>
 class DomSax {
   public:
     explicit DomSax(int max_depth) : max_depth_(max_depth) {}
@@ -81,10 +83,9 @@ class DomSax {
     std::vector<Frame> frames_;
 };
 
-}  // namespace
-
-Result<json> parse_strict_json(std::string_view text, const std::string& what,
-                               StrictJsonLimits limits) {
+template <class J>
+Result<J> parse_strict_impl(std::string_view text, const std::string& what,
+                            StrictJsonLimits limits) {
     if (text.size() > limits.max_bytes)
         return make_error(Errc::too_large, what + ": " + std::to_string(text.size()) +
                                                " bytes exceeds the limit of " +
@@ -92,10 +93,14 @@ Result<json> parse_strict_json(std::string_view text, const std::string& what,
     if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF)
         return make_error(Errc::bad_format,
                           what + ": starts with a byte-order mark; save it as UTF-8 without BOM");
-    DomSax sax(limits.max_depth);
+    // The JSON library stops at a NUL byte as if the input ended there; valid JSON has none.
+    if (const size_t nul = text.find('\0'); nul != std::string_view::npos)
+        return make_error(Errc::bad_format, what + ": NUL byte at offset " + std::to_string(nul) +
+                                                " (JSON text cannot contain one)");
+    DomSax<J> sax(limits.max_depth);
     bool ok = false;
     try {
-        ok = json::sax_parse(text.begin(), text.end(), &sax, json::input_format_t::json, true);
+        ok = J::sax_parse(text.begin(), text.end(), &sax, J::input_format_t::json, true);
     } catch (const std::exception& e) {
         if (sax.error.empty()) sax.error = std::string("not valid JSON: ") + e.what();
     }
@@ -105,7 +110,20 @@ Result<json> parse_strict_json(std::string_view text, const std::string& what,
     return std::move(sax.root);
 }
 
-Result<json> read_strict_json_file(const std::string& path, StrictJsonLimits limits) {
+}  // namespace
+
+Result<json> parse_strict_json(std::string_view text, const std::string& what,
+                               StrictJsonLimits limits) {
+    return parse_strict_impl<json>(text, what, limits);
+}
+
+Result<nlohmann::ordered_json> parse_strict_ordered_json(std::string_view text,
+                                                         const std::string& what,
+                                                         StrictJsonLimits limits) {
+    return parse_strict_impl<nlohmann::ordered_json>(text, what, limits);
+}
+
+Result<std::string> read_small_file(const std::string& path, StrictJsonLimits limits) {
     SUTRA_ASSIGN(InputFile f, InputFile::open(path));
     if (f.size() > limits.max_bytes)
         return make_error(Errc::too_large,
@@ -114,7 +132,18 @@ Result<json> read_strict_json_file(const std::string& path, StrictJsonLimits lim
     std::string text(f.size(), '\0');
     SUTRA_TRY(
         f.read_at(0, std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size())));
+    return text;
+}
+
+Result<json> read_strict_json_file(const std::string& path, StrictJsonLimits limits) {
+    SUTRA_ASSIGN(std::string text, read_small_file(path, limits));
     return parse_strict_json(text, path, limits);
+}
+
+Result<nlohmann::ordered_json> read_strict_ordered_json_file(const std::string& path,
+                                                             StrictJsonLimits limits) {
+    SUTRA_ASSIGN(std::string text, read_small_file(path, limits));
+    return parse_strict_ordered_json(text, path, limits);
 }
 
 }  // namespace sutra::io

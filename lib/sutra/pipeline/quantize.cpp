@@ -18,13 +18,6 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-std::vector<fs::path> input_paths(const io::Checkpoint& ck) {
-    std::vector<fs::path> v;
-    for (const auto& f : ck.files())
-        v.push_back(f.path());
-    return v;
-}
-
 ojson config_record(const QuantizeOptions& opt, const plan::QuantConfig& cfg) {
     ojson c;
     c["preset"] = opt.preset;
@@ -199,7 +192,7 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
                                             static_cast<double>(rep.output_file_bytes)
                                       : 0;
 
-    const auto inputs = input_paths(ck);
+    const auto inputs = ck.input_paths();
     if (opt.dry_run) {
         SUTRA_TRY(io::check_output_path(opt.output, opt.force, inputs));
     } else {
