@@ -140,6 +140,8 @@ Runner add_quantize(CLI::App& app, const GlobalOptions& g) {
         auto progress = make_progress(g);
         auto r = pipeline::run_quantize(opt, progress.get());
         if (!r) return fail(r.error());
+        for (const auto& w : r->warnings)
+            spdlog::warn("{}", one_line(w));
         if (a->json) {
             std::printf("%s\n", to_json(*r).dump(2).c_str());
         } else {

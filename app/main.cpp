@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     CLI::App app{
         "sutra: activation-aware 4/8-bit quantization of LLM checkpoints (safetensors -> .qbin)"};
     app.require_subcommand(1);
+    app.fallthrough();  // global flags (-v, -q) may come after the subcommand too
     GlobalOptions g;
     app.add_flag("-v,--verbose", g.verbose, "More log output on stderr (repeat for debug)");
     app.add_flag("-q,--quiet", g.quiet, "Only errors on stderr; no progress bar");
@@ -32,6 +33,8 @@ int main(int argc, char** argv) {
     add("validate", "Check a .qbin's structure and checksums, and its error against the original",
         add_validate);
     add("dequantize", "Turn a .qbin back into a plain safetensors checkpoint", add_dequantize);
+    add("eval", "Perplexity of a checkpoint or .qbin on a text, with the built-in forward pass",
+        add_eval);
 
     auto logger = spdlog::stderr_color_mt("sutra");
     logger->set_pattern("sutra: %^%l%$: %v");

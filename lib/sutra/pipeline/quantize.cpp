@@ -8,6 +8,7 @@
 #include "sutra/format/qbin_writer.hpp"
 #include "sutra/io/checkpoint.hpp"
 #include "sutra/io/output_file.hpp"
+#include "sutra/io/strict_json.hpp"
 #include "sutra/quant/quant_type.hpp"
 #include "sutra/quant/rtn.hpp"
 
@@ -161,8 +162,21 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     extra["tool"] = std::string("sutra ") + SUTRA_VERSION;
     extra["config"] = config_record(opt, cfg);
     extra["source"] = source_record(ck);
-
     QuantizeReport rep;
+    // The model's config.json travels with the weights, so the .qbin can be run on its own.
+    const fs::path cfg_path = ck.model_dir() / "config.json";
+    if (fs::exists(cfg_path)) {
+        auto mc = io::read_strict_ordered_json_file(cfg_path.string(),
+                                                    io::StrictJsonLimits{32, 1'000'000});
+        if (mc.ok() && mc->is_object())
+            extra["model_config"] = std::move(*mc);
+        else
+            rep.warnings.push_back(
+                cfg_path.string() + " is not usable (" +
+                (mc.ok() ? std::string("not a JSON object") : mc.error().message) +
+                "); the .qbin will not carry the model config");
+    }
+
     rep.dry_run = opt.dry_run;
     rep.output = opt.output.string();
     rep.config = extra["config"];

@@ -50,6 +50,7 @@ struct QuantizeReport {
     double ratio = 0;
     double seconds = 0;
     uint64_t peak_rss_bytes = 0;
+    std::vector<std::string> warnings;  // things the user should know; nothing failed
 };
 
 // The config a set of options resolves to: preset, then config file, then overrides.

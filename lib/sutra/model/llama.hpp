@@ -1,0 +1,143 @@
+#pragma once
+// F32 forward pass of the Llama family (llama, mistral, qwen2), run block by block.
+//
+//   x = embed_tokens[ids]                                     [T, hidden]
+//   per block:  h = rmsnorm(x) * input_layernorm
+//               q,k,v = h W{q,k,v}^T (+ bias); rotary on q, k (rotate_half: pairs (i, i+d/2))
+//               x += softmax(q k^T / sqrt(d) + causal mask) v  Wo^T   (grouped-query heads)
+//               h = rmsnorm(x) * post_attention_layernorm
+//               x += (silu(h Wgate^T) * (h Wup^T)) Wdown^T
+//   logits = (rmsnorm(x) * model.norm) W_lm^T   (W_lm = embed_tokens when lm_head is absent)
+//
+// A whole sequence is processed at once (prefill: [T, hidden] matrices, cblas_sgemm), or one
+// or more tokens at a time after earlier ones when a KvCache is given. Weights come only from
+// a WeightSource, one block at a time: by default a block's weights are loaded when it runs
+// and released afterwards, so memory holds one block (plus activations) and a model larger
+// than RAM can run; LlamaOptions::keep_weights keeps every loaded tensor instead.
+//
+// Determinism: every reduction has a fixed order, and OpenBLAS runs single-threaded during
+// run_block / run_head (its sgemm results depend on its thread count; the previous setting is
+// restored on return), so the same inputs give the same bits whatever the OpenBLAS thread
+// count. The attention softmax uses its own vectorisable exp (within 2 ulp of the exact one).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sutra/base/error.hpp"
+#include "sutra/model/llama_config.hpp"
+#include "sutra/model/weights.hpp"
+
+namespace sutra::model {
+
+// The residual stream of one sequence: rows = tokens, cols = hidden_size, row-major.
+struct Activations {
+    int64_t rows = 0;
+    int64_t cols = 0;
+    int64_t first_position = 0;  // position (for RoPE and the mask) of row 0
+    std::vector<float> data;
+};
+
+// Keys (after RoPE) and values of the positions processed so far, per layer, each
+// [length, num_key_value_heads * head_dim]. Positions start at 0.
+struct KvCache {
+    std::vector<std::vector<float>> keys;
+    std::vector<std::vector<float>> values;
+    std::vector<int64_t> lengths;
+    int64_t length() const { return lengths.empty() ? 0 : lengths.front(); }
+    void clear() {
+        keys.clear();
+        values.clear();
+        lengths.clear();
+    }
+};
+
+// One decoder block's tensors as f32, in checkpoint layout ([out, in] for linears). Biases
+// are empty when the checkpoint has none.
+struct BlockWeights {
+    int layer = -1;
+    std::vector<float> input_norm, q, k, v, o, q_bias, k_bias, v_bias;
+    std::vector<float> post_norm, gate, up, down;
+    uint64_t bytes() const;
+};
+
+// The final norm and the output projection [vocab, hidden] (shared with the embedding table
+// when the model is tied and weights are kept).
+struct HeadWeights {
+    std::vector<float> norm;
+    std::shared_ptr<const std::vector<float>> lm_head;
+};
+
+// Called with the input of every linear layer before it is applied: layer index (-1 for
+// lm_head), the linear's name inside the block ("self_attn.q_proj", "self_attn.k_proj",
+// "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj",
+// or "lm_head"), and the input matrix x [rows, cols] (row-major, valid during the call only).
+// q/k/v (and gate/up) see the same input, reported once per linear.
+using LinearObserver = std::function<void(int layer, std::string_view linear, const float* x,
+                                          int64_t rows, int64_t cols)>;
+
+struct LlamaOptions {
+    // Keep every tensor once loaded (small models; repeated evaluation and decoding). When
+    // false, each call loads what it needs and releases it afterwards.
+    bool keep_weights = false;
+};
+
+class Llama {
+  public:
+    // Checks that every tensor the config implies is present with the right shape (bad_format
+    // naming the tensor, its shape and the expected one). `weights` must outlive the model.
+    static Result<Llama> create(const LlamaConfig& config, const WeightSource& weights,
+                                LlamaOptions options = {});
+
+    const LlamaConfig& config() const { return config_; }
+    const WeightSource& weights() const { return *weights_; }
+    void set_linear_observer(LinearObserver observer) { observer_ = std::move(observer); }
+
+    // "model.layers.{layer}.{suffix}", e.g. layer_tensor(3, "mlp.up_proj.weight").
+    static std::string layer_tensor(int layer, std::string_view suffix);
+
+    // x = embedding rows of `tokens` (each in [0, vocab_size), else invalid_argument), with
+    // row 0 at position `first_position`.
+    Status embed(std::span<const int32_t> tokens, int64_t first_position, Activations& x);
+
+    // A block's weights: the kept copy, or freshly loaded (and validated) from the source.
+    Result<std::shared_ptr<const BlockWeights>> block_weights(int layer);
+    // Runs one block in place on x. With a cache, attends over the cached positions too and
+    // appends this block's keys/values; x.first_position must equal the cached length.
+    Status run_block(const BlockWeights& w, Activations& x, KvCache* cache = nullptr) const;
+    Status run_block(int layer, Activations& x, KvCache* cache = nullptr);
+    // Runs one block on several independent sequences, loading its weights once.
+    Status run_block(int layer, std::span<Activations> xs);
+
+    Result<std::shared_ptr<const HeadWeights>> head_weights();
+    // logits [x.rows, vocab_size] after the final norm.
+    Status run_head(const HeadWeights& w, const Activations& x, std::vector<float>& logits) const;
+    Status head(const Activations& x, std::vector<float>& logits);
+
+    // embed + every block + head for `tokens`; with a cache, continues after its positions.
+    // Returns logits [tokens.size(), vocab_size].
+    Result<std::vector<float>> forward(std::span<const int32_t> tokens, KvCache* cache = nullptr);
+
+    // Drops kept weights (no-op without keep_weights).
+    void release_weights();
+
+  private:
+    Llama() = default;
+    Result<std::vector<float>> load_checked(const std::string& name,
+                                            std::vector<uint64_t> expected) const;
+
+    LlamaConfig config_;
+    const WeightSource* weights_ = nullptr;
+    LlamaOptions options_;
+    LinearObserver observer_;
+    bool has_lm_head_ = false;
+    std::vector<float> inv_freq_;  // head_dim / 2 rotary frequencies
+    std::vector<std::shared_ptr<const BlockWeights>> kept_blocks_;
+    std::shared_ptr<const HeadWeights> kept_head_;
+    std::shared_ptr<const std::vector<float>> kept_embedding_;
+};
+
+}  // namespace sutra::model

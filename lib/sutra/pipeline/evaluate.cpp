@@ -1,0 +1,40 @@
+#include "sutra/pipeline/evaluate.hpp"
+
+#include <chrono>
+
+#include "sutra/model/evaluate.hpp"
+#include "sutra/model/llama.hpp"
+#include "sutra/model/model_source.hpp"
+
+namespace sutra::pipeline {
+
+Result<EvalReport> run_eval(const EvalOptions& opt, ProgressObserver* progress) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (opt.seq_len < 2) return make_error(Errc::invalid_argument, "--seq-len must be at least 2");
+    SUTRA_ASSIGN(model::ModelSource src, model::open_model(opt.model, opt.model_dir));
+    SUTRA_ASSIGN(std::vector<int32_t> tokens, model::load_eval_tokens(src, opt.text, opt.tokens));
+    SUTRA_ASSIGN(model::Llama llama, model::Llama::create(src.config, *src.weights));
+    model::EvalOptions eo;
+    eo.seq_len = opt.seq_len;
+    eo.max_tokens = opt.max_tokens;
+    if (src.config.bos_token_id >= 0) eo.bos_id = static_cast<int32_t>(src.config.bos_token_id);
+    if (progress) {
+        progress->on_stage("eval", static_cast<uint64_t>(tokens.size()));
+        eo.progress = [progress](int64_t done, int64_t) {
+            progress->on_progress("tokens", static_cast<uint64_t>(done));
+            return true;
+        };
+    }
+    SUTRA_ASSIGN(model::PerplexityResult r, model::evaluate_perplexity(llama, tokens, eo));
+    if (progress) progress->on_stage_end();
+    EvalReport rep;
+    rep.model = opt.model.string();
+    rep.perplexity = r.perplexity;
+    rep.mean_nll = r.mean_nll;
+    rep.tokens = r.tokens;
+    rep.windows = r.windows;
+    rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return rep;
+}
+
+}  // namespace sutra::pipeline
