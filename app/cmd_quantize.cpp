@@ -13,7 +13,11 @@ namespace sutra::app {
 namespace {
 
 struct Args {
-    std::string input, output, preset = "balanced", config, group;
+    std::string input, output, preset = "balanced", config, group, method = "auto", calib,
+                               calib_text;
+    int64_t calib_tokens = 16384, seq_len = 256;
+    int grid = 20;
+    bool duo = false, no_clip = false;
     int bits = 0;
     bool force = false, dry_run = false, json = false;
 };
@@ -29,6 +33,7 @@ nlohmann::ordered_json to_json(const pipeline::QuantizeReport& r) {
     nlohmann::ordered_json j;
     j["schema"] = "sutra.quantize/1";
     j["dry_run"] = r.dry_run;
+    j["method"] = r.method;
     j["output"] = r.output;
     j["config"] = r.config;
     j["tensors_quantized"] = r.quantized;
@@ -40,6 +45,20 @@ nlohmann::ordered_json to_json(const pipeline::QuantizeReport& r) {
         r.input_file_bytes > r.output_file_bytes ? r.input_file_bytes - r.output_file_bytes : 0;
     j["peak_rss_bytes"] = r.peak_rss_bytes;
     j["seconds"] = r.seconds;
+    j["warnings"] = r.warnings;
+    if (!r.awq.empty()) {
+        auto& layers = j["awq"] = nlohmann::ordered_json::array();
+        for (const auto& l : r.awq) {
+            nlohmann::ordered_json o;
+            o["layer"] = l.layer;
+            for (const auto& g : l.groups) {
+                if (!g.searched) continue;
+                o[g.group] = {
+                    {"alpha", g.best_alpha}, {"loss_rtn", g.loss_plain}, {"loss_awq", g.loss_best}};
+            }
+            layers.push_back(std::move(o));
+        }
+    }
     auto& ts = j["tensors"] = nlohmann::ordered_json::array();
     for (const auto& t : r.tensors) {
         nlohmann::ordered_json o;
@@ -78,6 +97,7 @@ void print_summary(const pipeline::QuantizeReport& r) {
     const uint64_t saved =
         r.input_file_bytes > r.output_file_bytes ? r.input_file_bytes - r.output_file_bytes : 0;
     std::printf("%s %s\n", r.dry_run ? "would write" : "wrote", r.output.c_str());
+    std::printf("  method       %s\n", r.method.c_str());
     std::printf("  tensors      %zu quantized, %zu kept\n", r.quantized, r.kept);
     std::printf("  size         %s -> %s (exactly %llu bytes)\n",
                 human_bytes(r.input_file_bytes).c_str(), human_bytes(r.output_file_bytes).c_str(),
@@ -105,6 +125,17 @@ Runner add_quantize(CLI::App& app, const GlobalOptions& g) {
                    "Bits for every quantized tensor: 3, 4 or 8 (overrides preset/config)");
     app.add_option("--group-size", a->group,
                    "Group size for every quantized tensor: 32, 64, 128, 256 or row");
+    app.add_option("--method", a->method, "auto (AWQ with calibration, else RTN), rtn or awq");
+    app.add_option("--calib", a->calib,
+                   "Activation statistics from `sutra calibrate` (enables AWQ)");
+    app.add_option("--calib-text", a->calib_text, "Calibrate on this text now (enables AWQ)");
+    app.add_option("--calib-tokens", a->calib_tokens,
+                   "With --calib-text: text tokens used (default 16384, 0 = all)");
+    app.add_option("--seq-len", a->seq_len,
+                   "With --calib-text: calibration window length (default 256)");
+    app.add_option("--awq-grid", a->grid, "AWQ: number of alpha values searched (default 20)");
+    app.add_flag("--awq-duo", a->duo, "AWQ: scale by activation and weight salience (duo scaling)");
+    app.add_flag("--no-clip", a->no_clip, "AWQ: skip the per-group clipping search");
     app.add_flag("--force", a->force, "Overwrite the output if it exists");
     app.add_flag("--dry-run", a->dry_run,
                  "Print the plan and the exact output size; write nothing");
@@ -137,6 +168,14 @@ Runner add_quantize(CLI::App& app, const GlobalOptions& g) {
         }
         opt.force = a->force;
         opt.dry_run = a->dry_run;
+        opt.method = a->method;
+        if (!a->calib.empty()) opt.calib = a->calib;
+        if (!a->calib_text.empty()) opt.calib_text = a->calib_text;
+        opt.calib_tokens = a->calib_tokens;
+        opt.calib_seq_len = a->seq_len;
+        opt.awq.grid = a->grid;
+        opt.awq.duo_scaling = a->duo;
+        opt.awq.clip = !a->no_clip;
         auto progress = make_progress(g);
         auto r = pipeline::run_quantize(opt, progress.get());
         if (!r) return fail(r.error());

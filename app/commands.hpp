@@ -14,5 +14,6 @@ Runner add_inspect(CLI::App& app, const GlobalOptions& g);
 Runner add_validate(CLI::App& app, const GlobalOptions& g);
 Runner add_dequantize(CLI::App& app, const GlobalOptions& g);
 Runner add_eval(CLI::App& app, const GlobalOptions& g);
+Runner add_calibrate(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace sutra::app

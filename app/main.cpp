@@ -35,6 +35,9 @@ int main(int argc, char** argv) {
     add("dequantize", "Turn a .qbin back into a plain safetensors checkpoint", add_dequantize);
     add("eval", "Perplexity of a checkpoint or .qbin on a text, with the built-in forward pass",
         add_eval);
+    add("calibrate",
+        "Activation statistics of a model on a calibration text, for `quantize --calib`",
+        add_calibrate);
 
     auto logger = spdlog::stderr_color_mt("sutra");
     logger->set_pattern("sutra: %^%l%$: %v");

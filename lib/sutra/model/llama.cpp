@@ -8,6 +8,8 @@
 #include <limits>
 #include <numbers>
 
+#include "sutra/model/blas.hpp"
+
 namespace sutra::model {
 namespace {
 
@@ -27,24 +29,6 @@ std::vector<uint64_t> dims(int64_t a, int64_t b) {
     return {static_cast<uint64_t>(a), static_cast<uint64_t>(b)};
 }
 
-// OpenBLAS sgemm results depend on its thread count (the split decides which rows take the
-// kernel's tail paths), so the forward pass runs it single-threaded: set for the duration of
-// a call, and restored afterwards.
-class SingleThreadedBlas {
-  public:
-    SingleThreadedBlas() : previous_(openblas_get_num_threads()) {
-        if (previous_ != 1) openblas_set_num_threads(1);
-    }
-    ~SingleThreadedBlas() {
-        if (previous_ != 1) openblas_set_num_threads(previous_);
-    }
-    SingleThreadedBlas(const SingleThreadedBlas&) = delete;
-    SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
-
-  private:
-    int previous_;
-};
-
 // Each row of x [rows, cols] scaled to unit root-mean-square, times w [cols].
 void rms_norm(const float* x, const float* w, float* out, int64_t rows, int64_t cols, double eps) {
     for (int64_t r = 0; r < rows; ++r) {
@@ -62,9 +46,7 @@ void rms_norm(const float* x, const float* w, float* out, int64_t rows, int64_t 
 // y [rows, out] = x [rows, in] * W^T (+ bias), W [out, in] row-major.
 void linear(const float* x, int64_t rows, int64_t in, const float* w, int64_t out,
             const std::vector<float>& bias, float* y) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows),
-                static_cast<int>(out), static_cast<int>(in), 1.0f, x, static_cast<int>(in), w,
-                static_cast<int>(in), 0.0f, y, static_cast<int>(out));
+    matmul_wt(x, rows, in, w, out, y);
     if (!bias.empty()) {
         for (int64_t r = 0; r < rows; ++r) {
             for (int64_t c = 0; c < out; ++c)
@@ -534,19 +516,56 @@ Status Llama::run_block(const BlockWeights& w, Activations& x, KvCache* cache) c
 
     // SwiGLU MLP.
     rms_norm(x.data.data(), w.post_norm.data(), hbuf.data(), T, H, c.rms_norm_eps);
+    std::vector<float> mlp_out(static_cast<size_t>(T * H));
+    swiglu(w, hbuf.data(), T, mlp_out.data(), nullptr, observe);
+    add_into(x.data.data(), mlp_out.data(), mlp_out.size());
+    return {};
+}
+
+template <class Observe>
+void Llama::swiglu(const BlockWeights& w, const float* xn, int64_t T, float* out, float* act,
+                   const Observe& observe) const {
+    const int64_t H = config_.hidden_size;
+    const int64_t I = config_.intermediate_size;
     std::vector<float> gate(static_cast<size_t>(T * I)), up(static_cast<size_t>(T * I));
-    observe(4, hbuf.data(), H);
-    linear(hbuf.data(), T, H, w.gate.data(), I, {}, gate.data());
-    observe(5, hbuf.data(), H);
-    linear(hbuf.data(), T, H, w.up.data(), I, {}, up.data());
+    observe(4, xn, H);
+    linear(xn, T, H, w.gate.data(), I, {}, gate.data());
+    observe(5, xn, H);
+    linear(xn, T, H, w.up.data(), I, {}, up.data());
     for (size_t i = 0; i < gate.size(); ++i) {
         const float g = gate[i];
         gate[i] = g / (1.0f + std::exp(-g)) * up[i];
     }
     observe(6, gate.data(), I);
-    linear(gate.data(), T, I, w.down.data(), H, {}, hbuf.data());
-    add_into(x.data.data(), hbuf.data(), hbuf.size());
-    return {};
+    linear(gate.data(), T, I, w.down.data(), H, {}, out);
+    if (act) std::copy(gate.begin(), gate.end(), act);
+}
+
+void Llama::norm(const float* x, const std::vector<float>& weight, int64_t rows, float* out) const {
+    rms_norm(x, weight.data(), out, rows, config_.hidden_size, config_.rms_norm_eps);
+}
+
+void Llama::mlp_sublayer(const BlockWeights& w, const float* xn, int64_t T, float* out,
+                         float* act) const {
+    const SingleThreadedBlas single_threaded;
+    swiglu(w, xn, T, out, act, [](int, const float*, int64_t) {});
+}
+
+void Llama::attention_sublayer(const BlockWeights& w, const float* xn, int64_t T,
+                               int64_t first_position, float* out, float* attn_in) const {
+    const SingleThreadedBlas single_threaded;
+    const LlamaConfig& c = config_;
+    const int64_t H = c.hidden_size, qw = c.q_width(), kvw = c.kv_width();
+    std::vector<float> q(static_cast<size_t>(T * qw)), k(static_cast<size_t>(T * kvw)),
+        v(static_cast<size_t>(T * kvw)), attn(static_cast<size_t>(T * qw));
+    linear(xn, T, H, w.q.data(), qw, w.q_bias, q.data());
+    linear(xn, T, H, w.k.data(), kvw, w.k_bias, k.data());
+    linear(xn, T, H, w.v.data(), kvw, w.v_bias, v.data());
+    apply_rope(q.data(), T, c.num_attention_heads, c.head_dim, first_position, inv_freq_);
+    apply_rope(k.data(), T, c.num_key_value_heads, c.head_dim, first_position, inv_freq_);
+    attention(c, q.data(), k.data(), v.data(), T, T, first_position, first_position, attn.data());
+    linear(attn.data(), T, qw, w.o.data(), H, {}, out);
+    if (attn_in) std::copy(attn.begin(), attn.end(), attn_in);
 }
 
 Status Llama::run_block(int layer, Activations& x, KvCache* cache) {

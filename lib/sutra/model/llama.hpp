@@ -124,8 +124,25 @@ class Llama {
     // Drops kept weights (no-op without keep_weights).
     void release_weights();
 
+    // Sub-layers of a block, for searches over modified weights (AWQ). `xn` is the normalised
+    // input [T, hidden] of one sequence whose first row is at `first_position`; `out` receives
+    // the sub-layer's output [T, hidden], without the residual. No KV cache, no observer.
+    // attention_sublayer: o_proj(attention(q, k, v)); `attn_in` (optional) receives o_proj's
+    // input [T, q_width]. mlp_sublayer: down(silu(gate) * up); `act` (optional) receives
+    // down_proj's input [T, intermediate]. The weights' sizes must match the config (run_block
+    // checks them).
+    void attention_sublayer(const BlockWeights& w, const float* xn, int64_t T,
+                            int64_t first_position, float* out, float* attn_in = nullptr) const;
+    void mlp_sublayer(const BlockWeights& w, const float* xn, int64_t T, float* out,
+                      float* act = nullptr) const;
+    // RMSNorm of x [rows, hidden] with `weight` (the config's epsilon).
+    void norm(const float* x, const std::vector<float>& weight, int64_t rows, float* out) const;
+
   private:
     Llama() = default;
+    template <class Observe>
+    void swiglu(const BlockWeights& w, const float* xn, int64_t T, float* out, float* act,
+                const Observe& observe) const;
     Result<std::vector<float>> load_checked(const std::string& name,
                                             std::vector<uint64_t> expected) const;
 

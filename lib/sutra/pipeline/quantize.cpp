@@ -5,12 +5,18 @@
 #include <unordered_set>
 
 #include "sutra/base/memory.hpp"
+#include "sutra/calib/collect.hpp"
+#include "sutra/calib/stats_file.hpp"
 #include "sutra/format/qbin_writer.hpp"
 #include "sutra/io/checkpoint.hpp"
+#include "sutra/io/file.hpp"
 #include "sutra/io/output_file.hpp"
 #include "sutra/io/strict_json.hpp"
+#include "sutra/model/llama.hpp"
+#include "sutra/model/tokenizer.hpp"
+#include "sutra/model/weights.hpp"
+#include "sutra/pipeline/tensor_writer.hpp"
 #include "sutra/quant/quant_type.hpp"
-#include "sutra/quant/rtn.hpp"
 
 namespace sutra::pipeline {
 namespace fs = std::filesystem;
@@ -79,63 +85,72 @@ Result<std::vector<format::QbinRecord>> make_records(const io::Checkpoint& ck,
     return recs;
 }
 
-Status quantize_tensor(const io::Checkpoint& ck, const io::TensorRef& t,
-                       const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
-                       uint64_t chunk_bytes, ProgressObserver* progress, uint64_t& done) {
-    const auto& l = r.layout;
-    const uint64_t rows_per_block = std::max<uint64_t>(1, chunk_bytes / (l.cols * 4));
-    std::vector<float> x;
-    std::vector<uint8_t> codes(l.cols), zeros(l.n_groups), qw, zw;
-    std::vector<uint16_t> sc;
-    for (uint64_t row0 = 0; row0 < l.rows; row0 += rows_per_block) {
-        const uint64_t n = std::min(rows_per_block, l.rows - row0);
-        x.resize(n * l.cols);
-        qw.assign(n * l.row_code_bytes, 0);
-        zw.assign(n * l.row_zero_bytes, 0);
-        sc.resize(n * l.n_groups);
-        SUTRA_TRY(ck.read_f32(t, row0 * l.cols, x));
-        for (uint64_t i = 0; i < n; ++i) {
-            size_t bad = 0;
-            const auto st = quant::quantize_row_rtn(x.data() + i * l.cols, l, codes.data(),
-                                                    sc.data() + i * l.n_groups, zeros.data(), &bad);
-            if (st == quant::RowStatus::not_finite)
-                return make_error(Errc::bad_format,
-                                  "tensor '" + t.name + "': element [" + std::to_string(row0 + i) +
-                                      ", " + std::to_string(bad) +
-                                      "] is NaN or infinite; fix the checkpoint or keep this "
-                                      "tensor with a rule");
-            if (st == quant::RowStatus::scale_overflow)
-                return make_error(Errc::unsupported,
-                                  "tensor '" + t.name + "': row " + std::to_string(row0 + i) +
-                                      " has values too large for an F16 group scale; keep "
-                                      "this tensor with a rule");
-            quant::pack_codes(codes.data(), l.cols, l.bits, qw.data() + i * l.row_code_bytes);
-            quant::pack_codes(zeros.data(), l.n_groups, l.bits, zw.data() + i * l.row_zero_bytes);
-        }
-        SUTRA_TRY(w.append(ri, 0, qw));
-        SUTRA_TRY(w.append(
-            ri, 1,
-            std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(sc.data()), sc.size() * 2)));
-        SUTRA_TRY(w.append(ri, 2, zw));
-        done += n * l.cols * dtype_size(t.dtype);
-        if (progress) progress->on_progress(t.name, done);
+struct AwqSetup {
+    model::LlamaConfig config;
+    calib::CalibrationData calib;
+};
+
+// Decides the method and gathers what AWQ needs: the model config and calibration data, from
+// a statistics file or computed now from a text (one full-precision pass, block by block).
+Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io::Checkpoint& ck) {
+    const bool have_calib = opt.calib || opt.calib_text;
+    if (opt.method != "auto" && opt.method != "rtn" && opt.method != "awq")
+        return make_error(Errc::invalid_argument,
+                          "--method must be auto, rtn or awq, not \"" + opt.method + "\"");
+    if (opt.calib && opt.calib_text)
+        return make_error(Errc::invalid_argument,
+                          "give --calib (statistics) or --calib-text (text), not both");
+    if (opt.method == "awq" && !have_calib)
+        return make_error(
+            Errc::invalid_argument,
+            "--method awq needs calibration: --calib stats.safetensors (from `sutra calibrate`) "
+            "or --calib-text FILE");
+    if (opt.method == "rtn" || !have_calib) return std::optional<AwqSetup>();
+    AwqSetup s;
+    const fs::path cfg = ck.model_dir() / "config.json";
+    if (!fs::exists(cfg))
+        return make_error(Errc::not_found,
+                          cfg.string() +
+                              ": AWQ runs the model and needs its config.json; "
+                              "quantize without calibration for plain round-to-nearest");
+    SUTRA_ASSIGN(s.config, model::read_llama_config(cfg));
+    if (opt.calib) {
+        SUTRA_ASSIGN(s.calib, calib::load_calibration(*opt.calib, s.config));
+        return std::optional<AwqSetup>(std::move(s));
     }
-    return {};
+    SUTRA_ASSIGN(model::Tokenizer tok,
+                 model::Tokenizer::load_for_model(ck.model_dir(), s.config.vocab_size));
+    SUTRA_ASSIGN(io::InputFile f, io::InputFile::open(*opt.calib_text));
+    std::string text(f.size(), '\0');
+    SUTRA_TRY(
+        f.read_at(0, std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size())));
+    const auto tokens = tok.encode(text, false);
+    if (opt.dry_run) {  // the windows decide the header's size; the statistics are not needed
+        const int32_t bos =
+            s.config.bos_token_id >= 0 ? static_cast<int32_t>(s.config.bos_token_id) : 1;
+        SUTRA_ASSIGN(calib::Windows win,
+                     calib::cut_windows(tokens, opt.calib_seq_len, opt.calib_tokens, bos));
+        s.calib.windows = win.count;
+        s.calib.seq_len = win.seq_len;
+        return std::optional<AwqSetup>(std::move(s));
+    }
+    model::CheckpointWeights weights(ck);
+    SUTRA_ASSIGN(model::Llama llama, model::Llama::create(s.config, weights));
+    SUTRA_ASSIGN(s.calib, calib::collect_stats(llama, tokens, opt.calib_seq_len, opt.calib_tokens));
+    return std::optional<AwqSetup>(std::move(s));
 }
 
-Status copy_tensor(const io::Checkpoint& ck, const io::TensorRef& t, size_t ri,
-                   format::QbinWriter& w, uint64_t chunk_bytes, ProgressObserver* progress,
-                   uint64_t& done) {
-    std::vector<uint8_t> buf(
-        static_cast<size_t>(std::min<uint64_t>(chunk_bytes, std::max<uint64_t>(t.nbytes, 1))));
-    for (uint64_t off = 0; off < t.nbytes; off += buf.size()) {
-        const size_t len = static_cast<size_t>(std::min<uint64_t>(buf.size(), t.nbytes - off));
-        SUTRA_TRY(ck.read_raw(t, off, std::span<uint8_t>(buf.data(), len)));
-        SUTRA_TRY(w.append(ri, 0, std::span<const uint8_t>(buf.data(), len)));
-        done += len;
-        if (progress) progress->on_progress(t.name, done);
-    }
-    return {};
+ojson awq_record(const AwqOptions& o, const calib::CalibrationData& c) {
+    ojson j;
+    j["grid"] = o.grid;
+    j["duo_scaling"] = o.duo_scaling;
+    j["clip"] = o.clip;
+    j["clip_grid"] = o.clip_options.grid;
+    j["clip_max_shrink_percent"] = static_cast<int>(o.clip_options.max_shrink * 100.0f + 0.5f);
+    j["clip_tokens"] = o.clip_options.max_tokens;
+    j["calib_windows"] = c.windows;
+    j["calib_seq_len"] = c.seq_len;
+    return j;
 }
 
 }  // namespace
@@ -162,6 +177,9 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     extra["tool"] = std::string("sutra ") + SUTRA_VERSION;
     extra["config"] = config_record(opt, cfg);
     extra["source"] = source_record(ck);
+    SUTRA_ASSIGN(std::optional<AwqSetup> awq, prepare_awq(opt, ck));
+    extra["method"] = awq ? "awq" : "rtn";
+    if (awq) extra["awq"] = awq_record(opt.awq, awq->calib);
     QuantizeReport rep;
     // The model's config.json travels with the weights, so the .qbin can be run on its own.
     const fs::path cfg_path = ck.model_dir() / "config.json";
@@ -178,6 +196,7 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     }
 
     rep.dry_run = opt.dry_run;
+    rep.method = awq ? "awq" : "rtn";
     rep.output = opt.output.string();
     rep.config = extra["config"];
     rep.input_file_bytes = ck.total_file_bytes();
@@ -215,13 +234,24 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
                      format::QbinWriter::begin(std::move(out), records, extra));
         if (progress) progress->on_stage("quantize", p.input_data_bytes);
         uint64_t done = 0;
+        std::vector<bool> written(p.tensors.size(), false);
+        if (awq) {
+            SUTRA_ASSIGN(rep.awq, quantize_layers_awq(ck, awq->config, records, w, awq->calib,
+                                                      opt.awq, opt.chunk_bytes, written, progress));
+        }
         for (size_t i = 0; i < p.tensors.size(); ++i) {
             const auto& t = ck.tensors()[p.tensors[i].index];
-            if (p.tensors[i].quantize)
-                SUTRA_TRY(
-                    quantize_tensor(ck, t, records[i], i, w, opt.chunk_bytes, progress, done));
-            else
-                SUTRA_TRY(copy_tensor(ck, t, i, w, opt.chunk_bytes, progress, done));
+            if (written[i]) continue;
+            if (p.tensors[i].quantize) {
+                auto rows = [&](uint64_t row0, uint64_t n, float* dst) {
+                    return ck.read_f32(t, row0 * t.shape[1], std::span<float>(dst, n * t.shape[1]));
+                };
+                SUTRA_TRY(write_quantized(records[i], i, w, rows, opt.chunk_bytes));
+            } else {
+                SUTRA_TRY(copy_raw(ck, t, i, w, opt.chunk_bytes));
+            }
+            done += t.nbytes;
+            if (progress) progress->on_progress(t.name, done);
         }
         if (progress) progress->on_stage_end();
         SUTRA_TRY(ck.check_unchanged());

@@ -9,6 +9,7 @@
 
 #include "sutra/base/error.hpp"
 #include "sutra/pipeline/progress.hpp"
+#include "sutra/pipeline/quantize_awq.hpp"
 #include "sutra/plan/plan.hpp"
 
 namespace sutra::pipeline {
@@ -22,6 +23,14 @@ struct QuantizeOptions {
     bool force = false;
     bool dry_run = false;
     uint64_t chunk_bytes = 16u << 20;  // f32 bytes of one row block in flight
+
+    // Method: "auto" (AWQ when calibration is given, else round-to-nearest), "rtn" or "awq".
+    std::string method = "auto";
+    std::optional<std::filesystem::path> calib;       // statistics from `sutra calibrate`
+    std::optional<std::filesystem::path> calib_text;  // or: calibrate on this text now
+    int64_t calib_seq_len = 256;
+    int64_t calib_tokens = 16384;  // text tokens used for calibration on the fly; 0 = all
+    AwqOptions awq;
 };
 
 struct TensorSummary {
@@ -51,6 +60,8 @@ struct QuantizeReport {
     double seconds = 0;
     uint64_t peak_rss_bytes = 0;
     std::vector<std::string> warnings;  // things the user should know; nothing failed
+    std::string method;                 // "rtn" or "awq"
+    std::vector<AwqLayerReport> awq;    // per layer: the alpha chosen for each scaling group
 };
 
 // The config a set of options resolves to: preset, then config file, then overrides.

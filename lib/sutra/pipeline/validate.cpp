@@ -5,6 +5,9 @@
 
 #include "sutra/format/qbin_reader.hpp"
 #include "sutra/io/checkpoint.hpp"
+#include "sutra/model/evaluate.hpp"
+#include "sutra/model/llama.hpp"
+#include "sutra/model/model_source.hpp"
 
 namespace sutra::pipeline {
 namespace {
@@ -64,9 +67,94 @@ Status compare(const format::QbinFile& q, const io::Checkpoint& orig, const Thre
     return {};
 }
 
+std::string fmt_pct(double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.2f%%", v * 100.0);
+    return b;
+}
+
+Status check_options(const ValidateOptions& opt) {
+    const Thresholds& th = opt.thresholds;
+    const bool quality = opt.text || opt.tokens;
+    if (opt.text && opt.tokens)
+        return make_error(Errc::invalid_argument,
+                          "give at most one of --text FILE and --tokens-file IDS");
+    if (quality && !opt.against)
+        return make_error(Errc::invalid_argument,
+                          "--text / --tokens-file need --against ORIGINAL (the original model's "
+                          "folder supplies config.json and the tokenizer)");
+    if ((th.max_ppl_increase || th.max_kl) && !quality)
+        return make_error(Errc::invalid_argument,
+                          "--max-ppl-increase and --max-kl need a text: pass --text FILE or "
+                          "--tokens-file IDS (and --against ORIGINAL)");
+    if (quality && opt.seq_len < 2)
+        return make_error(Errc::invalid_argument, "--seq-len must be at least 2 (BOS + one token)");
+    if (opt.max_tokens < 0)
+        return make_error(Errc::invalid_argument, "--max-tokens must not be negative (0 = all)");
+    return {};
+}
+
+// The original and the .qbin run on the same windows; config.json and the tokenizer come from
+// the original model's folder.
+Status check_quality(const ValidateOptions& opt, ValidateReport& rep, ProgressObserver* progress) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path dir =
+        fs::is_directory(*opt.against, ec)
+            ? *opt.against
+            : (opt.against->parent_path().empty() ? fs::path(".") : opt.against->parent_path());
+    if (!fs::exists(dir / "config.json", ec))
+        return make_error(Errc::not_found,
+                          (dir / "config.json").string() +
+                              ": not found; the quality check runs the original model, so "
+                              "--against must name its folder (or a checkpoint in it) with "
+                              "config.json and the tokenizer");
+    SUTRA_ASSIGN(model::ModelSource orig, model::open_model(*opt.against, std::nullopt));
+    SUTRA_ASSIGN(model::ModelSource quant, model::open_model(opt.qbin, orig.dir));
+    SUTRA_ASSIGN(std::vector<int32_t> tokens, model::load_eval_tokens(orig, opt.text, opt.tokens));
+    SUTRA_ASSIGN(model::Llama ref, model::Llama::create(orig.config, *orig.weights));
+    SUTRA_ASSIGN(model::Llama cand, model::Llama::create(quant.config, *quant.weights));
+    model::EvalOptions eo;
+    eo.seq_len = opt.seq_len;
+    eo.max_tokens = opt.max_tokens;
+    if (orig.config.bos_token_id >= 0) eo.bos_id = static_cast<int32_t>(orig.config.bos_token_id);
+    if (progress) {
+        progress->on_stage("quality", static_cast<uint64_t>(tokens.size()));
+        eo.progress = [progress](int64_t done, int64_t) {
+            progress->on_progress("tokens", static_cast<uint64_t>(done));
+            return true;
+        };
+    }
+    SUTRA_ASSIGN(model::CompareResult r, model::compare_models(ref, cand, tokens, eo));
+    if (progress) progress->on_stage_end();
+
+    QualityCheck q;
+    q.source = (opt.text ? *opt.text : *opt.tokens).string();
+    q.seq_len = opt.seq_len;
+    q.tokens = r.tokens;
+    q.windows = r.reference.windows;
+    q.original_perplexity = r.reference.perplexity;
+    q.quantized_perplexity = r.candidate.perplexity;
+    q.perplexity_increase = r.candidate.perplexity - r.reference.perplexity;
+    q.perplexity_increase_relative = q.perplexity_increase / r.reference.perplexity;
+    q.mean_kl = r.mean_kl;
+    q.top1_agreement = r.top1_agreement;
+    const Thresholds& th = opt.thresholds;
+    if (th.max_ppl_increase && q.perplexity_increase_relative > *th.max_ppl_increase)
+        q.failures.push_back("perplexity increase " + fmt_pct(q.perplexity_increase_relative) +
+                             " > " + fmt_pct(*th.max_ppl_increase) + " (--max-ppl-increase " +
+                             fmt_g(*th.max_ppl_increase) + ")");
+    if (th.max_kl && q.mean_kl > *th.max_kl)
+        q.failures.push_back("mean KL " + fmt_g(q.mean_kl) + " > " + fmt_g(*th.max_kl) +
+                             " (--max-kl)");
+    rep.quality = std::move(q);
+    return {};
+}
+
 }  // namespace
 
 Result<ValidateReport> run_validate(const ValidateOptions& opt, ProgressObserver* progress) {
+    SUTRA_TRY(check_options(opt));
     ValidateReport rep;
     rep.file = opt.qbin.string();
     auto q = format::QbinFile::open(opt.qbin);
@@ -88,9 +176,12 @@ Result<ValidateReport> run_validate(const ValidateOptions& opt, ProgressObserver
         rep.compared = true;
         SUTRA_TRY(compare(*q, orig, opt.thresholds, rep, progress));
     }
+    if ((opt.text || opt.tokens) && rep.damaged.empty() && rep.mismatches.empty())
+        SUTRA_TRY(check_quality(opt, rep, progress));
     bool failed = !rep.damaged.empty() || !rep.mismatches.empty();
     for (const auto& t : rep.tensors)
         failed = failed || !t.failures.empty();
+    if (rep.quality) failed = failed || !rep.quality->failures.empty();
     rep.passed = !failed;
     return rep;
 }

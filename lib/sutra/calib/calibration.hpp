@@ -1,0 +1,96 @@
+#pragma once
+// Calibration data for activation-aware quantization: per-input-channel statistics of the
+// activations feeding every linear layer, and the exact token windows they were measured on
+// (so that a later step can run the forward pass on the same inputs again).
+//
+// Windows follow the evaluation protocol (model/evaluate.hpp): the text tokens (no BOS) are
+// cut into consecutive chunks of seq_len - 1 tokens and each window is BOS + one chunk. Only
+// full windows are used, so every window holds exactly seq_len tokens and the windows form
+// a [windows, seq_len] matrix; a trailing partial chunk is left out.
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sutra/base/error.hpp"
+#include "sutra/model/llama_config.hpp"
+
+namespace sutra::calib {
+
+// Statistics of one linear layer's input over `tokens` rows (token positions), per input
+// channel (each vector has in_features entries). Accumulated in double, stored as f32.
+struct ChannelStats {
+    std::vector<float> mean_abs;  // mean over tokens of |x_c|
+    std::vector<float> mean_sq;   // mean over tokens of x_c^2
+    std::vector<float> max_abs;   // max over tokens of |x_c|
+    uint64_t tokens = 0;          // rows seen (BOS positions included)
+
+    friend bool operator==(const ChannelStats&, const ChannelStats&) = default;
+};
+
+// The fields of a model's config that a calibration file must agree with.
+struct ModelFingerprint {
+    std::string model_type;
+    int64_t hidden_size = 0;
+    int64_t intermediate_size = 0;
+    int64_t num_hidden_layers = 0;
+    int64_t num_attention_heads = 0;
+    int64_t num_key_value_heads = 0;
+    int64_t head_dim = 0;
+    int64_t vocab_size = 0;
+
+    static ModelFingerprint of(const model::LlamaConfig& c);
+    friend bool operator==(const ModelFingerprint&, const ModelFingerprint&) = default;
+};
+
+struct CalibrationData {
+    ModelFingerprint model;
+    // Key: the linear's name without ".weight", e.g. "model.layers.3.mlp.down_proj", and
+    // "lm_head" for the output projection (also for a tied model, whose lm_head is the
+    // embedding table).
+    std::map<std::string, ChannelStats> linears;
+    std::vector<int32_t> tokens;  // [windows, seq_len] row-major; each row starts with BOS
+    int64_t seq_len = 0;
+    int64_t windows = 0;
+    int32_t bos_id = 1;
+
+    friend bool operator==(const CalibrationData&, const CalibrationData&) = default;
+};
+
+// A linear layer whose input is recorded: its key in CalibrationData::linears, its layer
+// (-1 for lm_head), its name inside the block as model::LinearObserver reports it
+// ("self_attn.q_proj", ..., "lm_head") and its input width.
+struct LinearInput {
+    std::string key;
+    int layer = -1;
+    std::string linear;
+    int64_t in_features = 0;
+};
+
+// Every recorded linear of a model, in forward order: per layer q, k, v, o, gate, up, down,
+// then lm_head.
+std::vector<LinearInput> linear_inputs(const model::LlamaConfig& c);
+
+// "model.layers.{layer}.{linear}", or "lm_head" for layer -1.
+std::string linear_key(int layer, std::string_view linear);
+
+// Cuts `text_tokens` (no BOS) into full windows of BOS + seq_len - 1 tokens, using at most
+// the first `max_tokens` text tokens (0 = all). Returns the [windows, seq_len] matrix.
+// invalid_argument when seq_len < 2, max_tokens < 0, or the text has fewer than seq_len - 1
+// tokens (the message gives the counts and suggests a smaller --seq-len or a longer text).
+struct Windows {
+    std::vector<int32_t> tokens;
+    int64_t seq_len = 0;
+    int64_t count = 0;
+};
+Result<Windows> cut_windows(std::span<const int32_t> text_tokens, int64_t seq_len,
+                            int64_t max_tokens, int32_t bos_id);
+
+// The windows of `data` as views into data.tokens (each seq_len tokens, BOS first), e.g. to
+// run them through Llama::forward. The views stay valid while `data.tokens` is not modified.
+// Empty when tokens.size() != windows * seq_len (data that load_calibration would refuse).
+std::vector<std::span<const int32_t>> windows_of(const CalibrationData& data);
+
+}  // namespace sutra::calib

@@ -1,0 +1,245 @@
+#include "sutra/pipeline/awq_block.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include "sutra/model/blas.hpp"
+
+namespace sutra::pipeline {
+namespace {
+
+using model::Activations;
+using model::BlockWeights;
+
+enum Lin { kQ, kK, kV, kO, kGate, kUp, kDown };
+
+std::vector<float>& weight_of(BlockWeights& w, int i) {
+    switch (i) {
+        case kQ:
+            return w.q;
+        case kK:
+            return w.k;
+        case kV:
+            return w.v;
+        case kO:
+            return w.o;
+        case kGate:
+            return w.gate;
+        case kUp:
+            return w.up;
+        default:
+            return w.down;
+    }
+}
+
+double sq_diff(const std::vector<float>& a, const std::vector<float>& b) {
+    double e = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
+        e += d * d;
+    }
+    return e;
+}
+
+// The activations seen inside the block on every window, full precision.
+struct BlockTrace {
+    std::vector<std::vector<float>> xn1;       // input of q/k/v (normalised) [T, H]
+    std::vector<std::vector<float>> attn_in;   // input of o [T, q_width]
+    std::vector<std::vector<float>> attn_out;  // self-attention output [T, H]
+    std::vector<std::vector<float>> xn2;       // input of gate/up [T, H]
+    std::vector<std::vector<float>> act;       // input of down [T, I]
+    std::vector<std::vector<float>> mlp_out;   // MLP output [T, H]
+    uint64_t tokens = 0;
+};
+
+BlockTrace trace_block(const model::Llama& llama, const BlockWeights& w,
+                       const std::vector<Activations>& xs) {
+    const auto& c = llama.config();
+    const int64_t H = c.hidden_size;
+    BlockTrace t;
+    for (const auto& x : xs) {
+        const int64_t T = x.rows;
+        std::vector<float> xn1(static_cast<size_t>(T * H)),
+            ain(static_cast<size_t>(T * c.q_width())), aout(static_cast<size_t>(T * H));
+        llama.norm(x.data.data(), w.input_norm, T, xn1.data());
+        llama.attention_sublayer(w, xn1.data(), T, x.first_position, aout.data(), ain.data());
+        std::vector<float> mid(x.data);
+        for (size_t i = 0; i < mid.size(); ++i)
+            mid[i] += aout[i];
+        std::vector<float> xn2(static_cast<size_t>(T * H)),
+            act(static_cast<size_t>(T * c.intermediate_size)), mout(static_cast<size_t>(T * H));
+        llama.norm(mid.data(), w.post_norm, T, xn2.data());
+        llama.mlp_sublayer(w, xn2.data(), T, mout.data(), act.data());
+        t.xn1.push_back(std::move(xn1));
+        t.attn_in.push_back(std::move(ain));
+        t.attn_out.push_back(std::move(aout));
+        t.xn2.push_back(std::move(xn2));
+        t.act.push_back(std::move(act));
+        t.mlp_out.push_back(std::move(mout));
+        t.tokens += static_cast<uint64_t>(T);
+    }
+    return t;
+}
+
+// Searches alpha for one group. `loss(trial)` evaluates the module with the group's linears
+// replaced as in `trial`.
+struct Group {
+    std::string name;
+    std::vector<int> linears;
+    const std::vector<float>* x_mean;
+};
+
+std::vector<float> concat_rows(const std::vector<std::vector<float>>& parts,
+                               std::span<const float> divide_by, uint64_t cols) {
+    std::vector<float> out;
+    for (const auto& p : parts)
+        out.insert(out.end(), p.begin(), p.end());
+    if (!divide_by.empty())
+        for (size_t i = 0; i < out.size(); ++i)
+            out[i] /= divide_by[i % cols];
+    return out;
+}
+
+}  // namespace
+
+Result<AwqBlockResult> awq_block(const model::Llama& llama, const BlockWeights& fp,
+                                 const std::vector<Activations>& inputs,
+                                 const std::array<std::vector<float>, 4>& x_mean,
+                                 const BlockQuant& q, const AwqOptions& opt) {
+    if (opt.grid < 1)
+        return make_error(Errc::invalid_argument, "AWQ grid must have at least one point");
+    const model::SingleThreadedBlas single_threaded;
+    const auto& c = llama.config();
+    const int64_t H = c.hidden_size, I = c.intermediate_size, QW = c.q_width();
+    const BlockTrace tr = trace_block(llama, fp, inputs);
+
+    AwqBlockResult res;
+    res.weights = fp;
+    BlockWeights& w = res.weights;
+    std::array<std::vector<float>, 7> in_scale;  // per linear: the scale its input was divided by
+
+    const bool o_ok = c.kv_width() == QW && w.v_bias.empty();
+    std::vector<Group> groups = {{"qkv", {kQ, kK, kV}, &x_mean[0]},
+                                 {"o", {kO}, &x_mean[1]},
+                                 {"gate_up", {kGate, kUp}, &x_mean[2]},
+                                 {"down", {kDown}, &x_mean[3]}};
+    for (const auto& g : groups) {
+        AwqGroupReport rep;
+        rep.group = g.name;
+        bool any = false;
+        for (int i : g.linears)
+            any = any || q.quantize[static_cast<size_t>(i)];
+        if (!any || (g.name == "o" && !o_ok)) {
+            res.groups.push_back(rep);
+            continue;
+        }
+        const uint64_t cols = q.layout[static_cast<size_t>(g.linears[0])].cols;
+        if (g.x_mean->size() != cols)
+            return make_error(Errc::invalid_argument,
+                              "layer " + std::to_string(fp.layer) + " group " + g.name +
+                                  ": calibration statistics have " +
+                                  std::to_string(g.x_mean->size()) + " channels, the weights " +
+                                  std::to_string(cols));
+        std::vector<float> w_mean;
+        if (opt.duo_scaling) {
+            std::vector<const std::vector<float>*> ws;
+            for (int i : g.linears)
+                ws.push_back(&weight_of(w, i));
+            w_mean = quant::weight_salience(
+                ws, cols, static_cast<uint32_t>(q.layout[static_cast<size_t>(g.linears[0])].group));
+        }
+
+        // The loss of the module for a trial set of the group's weights.
+        auto loss = [&](BlockWeights& trial) -> double {
+            double e = 0;
+            for (size_t k = 0; k < inputs.size(); ++k) {
+                const int64_t T = inputs[k].rows;
+                if (g.name == "qkv") {
+                    std::vector<float> out(static_cast<size_t>(T * H));
+                    llama.attention_sublayer(trial, tr.xn1[k].data(), T, inputs[k].first_position,
+                                             out.data());
+                    e += sq_diff(out, tr.attn_out[k]);
+                } else if (g.name == "o") {
+                    std::vector<float> out(static_cast<size_t>(T * H));
+                    model::matmul_wt(tr.attn_in[k].data(), T, QW, trial.o.data(), H, out.data());
+                    std::vector<float> ref(static_cast<size_t>(T * H));
+                    model::matmul_wt(tr.attn_in[k].data(), T, QW, fp.o.data(), H, ref.data());
+                    e += sq_diff(out, ref);
+                } else if (g.name == "gate_up") {
+                    std::vector<float> out(static_cast<size_t>(T * H));
+                    llama.mlp_sublayer(trial, tr.xn2[k].data(), T, out.data());
+                    e += sq_diff(out, tr.mlp_out[k]);
+                } else {
+                    std::vector<float> out(static_cast<size_t>(T * H)),
+                        ref(static_cast<size_t>(T * H));
+                    model::matmul_wt(tr.act[k].data(), T, I, trial.down.data(), H, out.data());
+                    model::matmul_wt(tr.act[k].data(), T, I, fp.down.data(), H, ref.data());
+                    e += sq_diff(out, ref);
+                }
+            }
+            return e / static_cast<double>(tr.tokens * static_cast<uint64_t>(H));
+        };
+
+        double best = std::numeric_limits<double>::infinity();
+        std::vector<float> best_s;
+        for (int step = 0; step < opt.grid; ++step) {
+            const float alpha = static_cast<float>(step) / static_cast<float>(opt.grid);
+            const auto s = quant::awq_scales(*g.x_mean, w_mean, alpha);
+            BlockWeights trial = w;
+            for (int i : g.linears) {
+                const auto ui = static_cast<size_t>(i);
+                auto& tw = weight_of(trial, i);
+                if (!q.quantize[ui]) continue;
+                quant::scale_columns(tw, cols, s);
+                tw = quant::fake_quantize(tw, q.layout[ui]);
+                quant::scale_columns(tw, cols, s, true);
+            }
+            const double l = loss(trial);
+            if (step == 0) rep.loss_plain = l;
+            if (l < best) {
+                best = l;
+                best_s = s;
+                rep.best_alpha = alpha;
+            }
+        }
+        rep.searched = true;
+        rep.loss_best = best;
+        // Apply: scale the group's columns, fold 1/s into what produces its input.
+        for (int i : g.linears) {
+            quant::scale_columns(weight_of(w, i), cols, best_s);
+            in_scale[static_cast<size_t>(i)] = best_s;
+        }
+        if (g.name == "qkv") {
+            quant::scale_columns(w.input_norm, cols, best_s, true);
+        } else if (g.name == "o") {
+            quant::scale_rows(w.v, static_cast<uint64_t>(H), best_s, true);
+        } else if (g.name == "gate_up") {
+            quant::scale_columns(w.post_norm, cols, best_s, true);
+        } else {
+            quant::scale_rows(w.up, static_cast<uint64_t>(H), best_s, true);
+        }
+        res.groups.push_back(rep);
+    }
+
+    if (opt.clip) {
+        // Clipping on the scaled weights with equally scaled inputs; never q and k, whose
+        // outputs go through the softmax (as the reference implementations do).
+        for (int i : {kV, kO, kGate, kUp, kDown}) {
+            const auto ui = static_cast<size_t>(i);
+            if (!q.quantize[ui]) continue;
+            const auto& l = q.layout[ui];
+            const auto& parts = i == kV      ? tr.xn1
+                                : i == kO    ? tr.attn_in
+                                : i == kDown ? tr.act
+                                             : tr.xn2;
+            const auto x = concat_rows(parts, in_scale[ui], l.cols);
+            auto& wi = weight_of(w, i);
+            const auto bounds = quant::search_clip(wi, l, x, x.size() / l.cols, opt.clip_options);
+            quant::apply_clip(wi, l, bounds);
+        }
+    }
+    return res;
+}
+
+}  // namespace sutra::pipeline

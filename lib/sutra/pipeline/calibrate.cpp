@@ -1,0 +1,66 @@
+#include "sutra/pipeline/calibrate.hpp"
+
+#include <chrono>
+
+#include "sutra/calib/collect.hpp"
+#include "sutra/calib/stats_file.hpp"
+#include "sutra/io/output_file.hpp"
+#include "sutra/model/llama.hpp"
+#include "sutra/model/model_source.hpp"
+
+namespace sutra::pipeline {
+
+Result<CalibrateReport> run_calibrate(const CalibrateOptions& opt, ProgressObserver* progress) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (opt.seq_len < 2)
+        return make_error(
+            Errc::invalid_argument,
+            "--seq-len must be at least 2 (BOS + one token), got " + std::to_string(opt.seq_len));
+    if (opt.max_tokens < 0)
+        return make_error(Errc::invalid_argument, "--tokens must not be negative (0 = all)");
+    SUTRA_ASSIGN(model::ModelSource src, model::open_model(opt.model, opt.model_dir));
+    if (src.qbin)
+        return make_error(
+            Errc::invalid_argument,
+            opt.model.string() + " is a .qbin; calibrate the original full-precision checkpoint");
+    std::vector<std::filesystem::path> inputs = src.checkpoint->input_paths();
+    for (const auto* f : {&opt.text, &opt.tokens})
+        if (*f) inputs.push_back(**f);
+    SUTRA_TRY(io::check_output_path(opt.output, opt.force, inputs));
+
+    SUTRA_ASSIGN(std::vector<int32_t> tokens, model::load_eval_tokens(src, opt.text, opt.tokens));
+    SUTRA_ASSIGN(model::Llama llama, model::Llama::create(src.config, *src.weights));
+    calib::CollectOptions co;
+    co.seq_len = opt.seq_len;
+    co.max_tokens = opt.max_tokens;
+    if (progress) {
+        co.progress = [progress, started = false](int64_t done, int64_t total) mutable {
+            if (!started) {
+                progress->on_stage("calibrate", static_cast<uint64_t>(total));
+                started = true;
+            }
+            progress->on_progress("blocks", static_cast<uint64_t>(done));
+            return true;
+        };
+    }
+    SUTRA_ASSIGN(calib::CalibrationData data, calib::collect_stats(llama, tokens, co));
+    if (progress) progress->on_stage_end();
+    SUTRA_TRY(calib::save_calibration(data, opt.output, opt.force, inputs));
+
+    CalibrateReport rep;
+    rep.model = opt.model.string();
+    rep.output = opt.output.string();
+    rep.text_tokens = static_cast<int64_t>(tokens.size());
+    rep.windows = data.windows;
+    rep.seq_len = data.seq_len;
+    rep.used_tokens = data.windows * (data.seq_len - 1);
+    rep.positions = data.windows * data.seq_len;
+    rep.linears = static_cast<int64_t>(data.linears.size());
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(opt.output, ec);
+    rep.bytes = ec ? 0 : size;
+    rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return rep;
+}
+
+}  // namespace sutra::pipeline

@@ -1,0 +1,82 @@
+#include "sutra/pipeline/tensor_writer.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "sutra/base/half.hpp"
+#include "sutra/quant/rtn.hpp"
+
+namespace sutra::pipeline {
+
+Status write_quantized(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
+                       const RowSource& rows, uint64_t chunk_bytes) {
+    const auto& l = r.layout;
+    const uint64_t rows_per_block = std::max<uint64_t>(1, chunk_bytes / (l.cols * 4));
+    std::vector<float> x;
+    std::vector<uint8_t> codes(l.cols), zeros(l.n_groups), qw, zw;
+    std::vector<uint16_t> sc;
+    for (uint64_t row0 = 0; row0 < l.rows; row0 += rows_per_block) {
+        const uint64_t n = std::min(rows_per_block, l.rows - row0);
+        x.resize(n * l.cols);
+        qw.assign(n * l.row_code_bytes, 0);
+        zw.assign(n * l.row_zero_bytes, 0);
+        sc.resize(n * l.n_groups);
+        SUTRA_TRY(rows(row0, n, x.data()));
+        for (uint64_t i = 0; i < n; ++i) {
+            size_t bad = 0;
+            const auto st = quant::quantize_row_rtn(x.data() + i * l.cols, l, codes.data(),
+                                                    sc.data() + i * l.n_groups, zeros.data(), &bad);
+            if (st == quant::RowStatus::not_finite)
+                return make_error(Errc::bad_format,
+                                  "tensor '" + r.name + "': element [" + std::to_string(row0 + i) +
+                                      ", " + std::to_string(bad) +
+                                      "] is NaN or infinite; fix the checkpoint or keep this "
+                                      "tensor with a rule");
+            if (st == quant::RowStatus::scale_overflow)
+                return make_error(Errc::unsupported,
+                                  "tensor '" + r.name + "': row " + std::to_string(row0 + i) +
+                                      " has values too large for an F16 group scale; keep "
+                                      "this tensor with a rule");
+            quant::pack_codes(codes.data(), l.cols, l.bits, qw.data() + i * l.row_code_bytes);
+            quant::pack_codes(zeros.data(), l.n_groups, l.bits, zw.data() + i * l.row_zero_bytes);
+        }
+        SUTRA_TRY(w.append(ri, 0, qw));
+        SUTRA_TRY(w.append(
+            ri, 1,
+            std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(sc.data()), sc.size() * 2)));
+        SUTRA_TRY(w.append(ri, 2, zw));
+    }
+    return {};
+}
+
+Status write_raw_f32(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
+                     std::span<const float> values) {
+    if (!dtype_is_float_quantizable(r.dtype))
+        return make_error(Errc::internal, "tensor '" + r.name + "' is not a float tensor");
+    std::vector<uint8_t> bytes(values.size() * dtype_size(r.dtype));
+    for (size_t i = 0; i < values.size(); ++i) {
+        if (r.dtype == DType::F32) {
+            std::memcpy(bytes.data() + 4 * i, &values[i], 4);
+        } else {
+            const uint16_t h =
+                r.dtype == DType::F16 ? f32_to_f16(values[i]) : f32_to_bf16(values[i]);
+            std::memcpy(bytes.data() + 2 * i, &h, 2);
+        }
+    }
+    return w.append(ri, 0, bytes);
+}
+
+Status copy_raw(const io::Checkpoint& ck, const io::TensorRef& t, size_t ri, format::QbinWriter& w,
+                uint64_t chunk_bytes) {
+    std::vector<uint8_t> buf(
+        static_cast<size_t>(std::min<uint64_t>(chunk_bytes, std::max<uint64_t>(t.nbytes, 1))));
+    for (uint64_t off = 0; off < t.nbytes; off += buf.size()) {
+        const size_t len = static_cast<size_t>(std::min<uint64_t>(buf.size(), t.nbytes - off));
+        SUTRA_TRY(ck.read_raw(t, off, std::span<uint8_t>(buf.data(), len)));
+        SUTRA_TRY(w.append(ri, 0, std::span<const uint8_t>(buf.data(), len)));
+    }
+    return {};
+}
+
+}  // namespace sutra::pipeline

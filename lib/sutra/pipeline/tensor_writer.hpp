@@ -1,0 +1,28 @@
+#pragma once
+// Writing one record of a .qbin from f32 rows: quantized (round-to-nearest of whatever rows
+// the source gives: the checkpoint's, or AWQ-transformed ones) or raw (encoded back into the
+// record's dtype), plus the plain byte copy of unchanged tensors.
+#include <cstdint>
+#include <functional>
+#include <span>
+
+#include "sutra/base/error.hpp"
+#include "sutra/format/qbin_writer.hpp"
+#include "sutra/io/checkpoint.hpp"
+
+namespace sutra::pipeline {
+
+// Fills out[n * cols] with rows [row0, row0 + n).
+using RowSource = std::function<Status(uint64_t row0, uint64_t n, float* out)>;
+
+// Quantizes record `ri` (r.layout) a row block at a time (about chunk_bytes of f32 in flight).
+Status write_quantized(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
+                       const RowSource& rows, uint64_t chunk_bytes);
+// Writes f32 values as record `ri`'s stored tensor in its dtype (F32, F16 or BF16).
+Status write_raw_f32(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
+                     std::span<const float> values);
+// Copies tensor t's bytes unchanged as record `ri`.
+Status copy_raw(const io::Checkpoint& ck, const io::TensorRef& t, size_t ri, format::QbinWriter& w,
+                uint64_t chunk_bytes);
+
+}  // namespace sutra::pipeline

@@ -1,0 +1,53 @@
+#pragma once
+// The numeric pieces of activation-aware weight quantization (AWQ; Lin et al., MLSys 2024),
+// independent of any model: per-input-channel scales from activation statistics, the
+// scale-quantize-unscale transform the search evaluates, and the per-group clipping search.
+// The block-level search that ties them to a model's forward pass is pipeline/awq_block.
+//
+// Scales: s_c = mean|x_c|^alpha (duo: mean|x_c|^alpha / w_mean_c^(1-alpha)), floored at 1e-4,
+// then divided by sqrt(max(s) * min(s)). A weight W [rows, cols] is quantized as W·diag(s)
+// and the model stays equivalent by dividing the preceding operator's output by s.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "sutra/quant/layout.hpp"
+
+namespace sutra::quant {
+
+// Scales for one alpha. x_mean: mean |x| per input channel. w_mean: for duo scaling, the mean
+// over rows of |W| normalised by each group's max |W| (see weight_salience); empty otherwise.
+std::vector<float> awq_scales(std::span<const float> x_mean, std::span<const float> w_mean,
+                              float alpha);
+
+// Mean over rows (and over the linears given) of |W| / max|W| of its group, per input channel.
+std::vector<float> weight_salience(std::span<const std::vector<float>* const> weights,
+                                   uint64_t cols, uint32_t group_size);
+
+// W [rows, cols] *= s per column (in place); / s when `divide`.
+void scale_columns(std::vector<float>& w, uint64_t cols, std::span<const float> s,
+                   bool divide = false);
+// W [rows, cols] row r *= s[r] (in place); / s when `divide`.
+void scale_rows(std::vector<float>& w, uint64_t cols, std::span<const float> s,
+                bool divide = false);
+
+// Round-to-nearest quantization followed by dequantization (what the stored codes decode to).
+// Non-finite input or an F16 scale overflow makes the affected values pass through unchanged;
+// the real quantizer reports those errors.
+std::vector<float> fake_quantize(const std::vector<float>& w, const QuantLayout& l);
+
+struct ClipOptions {
+    int grid = 20;              // shrink steps: max range * (1 - i / grid)
+    float max_shrink = 0.5f;    // search shrink ratios down to 1 - max_shrink
+    uint64_t max_tokens = 512;  // activation rows used (evenly spaced subsample)
+};
+
+// For each (row, group), the clipping bound max|W| * (1 - i/grid) that minimises the squared
+// error of the group's partial output x_g · w_g over the sampled activations x [n, cols].
+// Returns the bounds [rows * n_groups].
+std::vector<float> search_clip(const std::vector<float>& w, const QuantLayout& l,
+                               std::span<const float> x, uint64_t n, const ClipOptions& opt);
+// Clamps W [rows, cols] to [-bound, bound] of its group.
+void apply_clip(std::vector<float>& w, const QuantLayout& l, std::span<const float> bounds);
+
+}  // namespace sutra::quant
