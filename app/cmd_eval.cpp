@@ -1,4 +1,5 @@
-// sutra eval MODEL (--text FILE | --tokens FILE) [--model-dir DIR] [--seq-len N] [--max-tokens N]
+// sutra eval MODEL (--text FILE | --tokens-file FILE) [--model-dir DIR] [--seq-len N] [--max-tokens
+// N]
 #include <cstdio>
 #include <nlohmann/json.hpp>
 

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   xtl-dev libxsimd-dev catch2 libxxhash-dev libopenblas-dev
-  clang-format
+  clang-format python3
 )
 
 missing=()

@@ -56,7 +56,7 @@ Result<std::vector<int32_t>> load_eval_tokens(const ModelSource& m,
                                               const std::optional<fs::path>& tokens_file) {
     if (text_file.has_value() == tokens_file.has_value())
         return make_error(Errc::invalid_argument,
-                          "give exactly one of --text FILE and --tokens FILE");
+                          "give exactly one of --text FILE and --tokens-file FILE");
     if (tokens_file) return read_token_ids_file(*tokens_file, m.config.vocab_size);
     SUTRA_ASSIGN(Tokenizer tok, Tokenizer::load_for_model(m.dir, m.config.vocab_size));
     SUTRA_ASSIGN(io::InputFile f, io::InputFile::open(*text_file));

@@ -142,7 +142,7 @@ Result<Tokenizer> Tokenizer::load_for_model(const std::filesystem::path& dir,
     return make_error(Errc::not_found,
                       dir.string() +
                           ": no llama2.c tokenizer (tok512.bin or tokenizer.bin) in the model "
-                          "folder; pass --tokens FILE with the text as whitespace-separated "
+                          "folder; pass --tokens-file FILE with the text as whitespace-separated "
                           "token ids instead");
 }
 

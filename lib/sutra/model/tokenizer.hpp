@@ -41,7 +41,7 @@ class Tokenizer {
                                    int64_t expected_vocab = 0);
     static Result<Tokenizer> load(const std::filesystem::path& file, int64_t expected_vocab = 0);
     // The tokenizer of a model folder: `dir`/tok512.bin, else `dir`/tokenizer.bin. Without
-    // either, not_found with a message telling to pass `--tokens FILE` (token ids) instead.
+    // either, not_found with a message telling to pass `--tokens-file FILE` (token ids) instead.
     static Result<Tokenizer> load_for_model(const std::filesystem::path& dir,
                                             int64_t expected_vocab = 0);
 
