@@ -169,7 +169,8 @@ TEST_CASE("evaluate: greedy decoding with the cache equals argmax of full prefil
     }
 }
 
-TEST_CASE("evaluate: stories260K perplexity on tinystories_eval.txt", "[model][evaluate][shared]") {
+TEST_CASE("evaluate: stories260K perplexity on tinystories_eval.txt",
+          "[model][evaluate][shared][slow]") {
     const auto dir = fx::models_dir() / "stories260K-hf";
     const auto text_file = fx::shared_dir() / "text" / "tinystories_eval.txt";
     REQUIRE(std::filesystem::exists(dir / "model.safetensors"));
