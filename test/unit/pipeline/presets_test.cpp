@@ -5,13 +5,13 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
+#include "support/paths.hpp"
 #include "sutra/io/checkpoint.hpp"
 #include "sutra/io/safetensors_writer.hpp"
 #include "sutra/pipeline/dequantize.hpp"
 #include "sutra/pipeline/example_checkpoint.hpp"
 #include "sutra/pipeline/quantize.hpp"
 #include "sutra/pipeline/validate.hpp"
-#include "support/paths.hpp"
 
 using namespace sutra;
 
@@ -23,7 +23,8 @@ void write_sparse_f32(const std::filesystem::path& p, const pipeline::ExampleSha
     std::vector<io::OutTensor> t;
     auto add = [&](const std::string& n, std::vector<uint64_t> shape) {
         uint64_t b = 4;
-        for (auto d : shape) b *= d;
+        for (auto d : shape)
+            b *= d;
         t.push_back({n, DType::F32, shape, b});
     };
     add("model.embed_tokens.weight", {s.vocab, s.hidden});
@@ -44,7 +45,8 @@ void write_sparse_f32(const std::filesystem::path& p, const pipeline::ExampleSha
     add("lm_head.weight", {s.vocab, s.hidden});
     const std::string h = io::build_safetensors_header({{"format", "pt"}}, t);
     uint64_t total = 8 + h.size();
-    for (const auto& x : t) total += x.nbytes;
+    for (const auto& x : t)
+        total += x.nbytes;
     {
         std::ofstream f(p, std::ios::binary);
         const std::string prefix = io::header_length_prefix(h.size());
@@ -56,7 +58,8 @@ void write_sparse_f32(const std::filesystem::path& p, const pipeline::ExampleSha
 
 }  // namespace
 
-TEST_CASE("aggressive reaches a compression ratio of at least 7.42 on a 1B-shaped F32 checkpoint", "[pipeline]") {
+TEST_CASE("aggressive reaches a compression ratio of at least 7.42 on a 1B-shaped F32 checkpoint",
+          "[pipeline]") {
     test::TempDir d;
     auto shape = pipeline::example_shape("1b");
     REQUIRE(shape.ok());
@@ -104,15 +107,18 @@ TEST_CASE("presets on stories260K: smaller file <=> larger error, strictly", "[p
         pts.push_back({preset, r->output_file_bytes, std::sqrt(se / sr)});
     }
     for (size_t i = 0; i + 1 < pts.size(); ++i) {
-        INFO(pts[i].preset << " " << pts[i].bytes << " B err " << pts[i].err << " vs " << pts[i + 1].preset << " "
-                           << pts[i + 1].bytes << " B err " << pts[i + 1].err);
+        INFO(pts[i].preset << " " << pts[i].bytes << " B err " << pts[i].err << " vs "
+                           << pts[i + 1].preset << " " << pts[i + 1].bytes << " B err "
+                           << pts[i + 1].err);
         CHECK(pts[i].bytes < pts[i + 1].bytes);
         CHECK(pts[i].err > pts[i + 1].err);
     }
 }
 
-TEST_CASE("both stories260K checkpoints quantize with every preset and dequantize gives back every tensor",
-          "[pipeline][shared]") {
+TEST_CASE(
+    "both stories260K checkpoints quantize with every preset and dequantize gives back every "
+    "tensor",
+    "[pipeline][shared]") {
     for (const char* name : {"stories260K-hf", "stories260K-hf-bf16-sharded"}) {
         const auto model = test::shared_dir() / "models" / name;
         REQUIRE(std::filesystem::exists(model / "config.json"));
