@@ -34,7 +34,11 @@ PY
 
 echo "| weights | perplexity | increase | mean KL | top-1 | quantize time |"
 echo "|---|---|---|---|---|---|"
-$sutra eval "$model" --text "$evalt" --json | python3 -c 'import json,sys; j=json.load(sys.stdin); print(f"| F32 | {j[\"perplexity\"]:.4f} | — | — | — | — |")'
+$sutra eval "$model" --text "$evalt" --json > "$tmp/e.json"
+python3 - "$tmp/e.json" <<'PY'
+import json, sys
+print(f"| F32 | {json.load(open(sys.argv[1]))['perplexity']:.4f} | — | — | — | — |")
+PY
 for setting in "4 32" "4 64" "3 32"; do
   set -- $setting
   row "RTN $1-bit g$2" "$1" "$2" rtn
