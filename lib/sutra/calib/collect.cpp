@@ -47,22 +47,6 @@ class ObserverGuard {
     model::Llama& m_;
 };
 
-// The final RMSNorm, with the arithmetic of the forward pass (model/llama.cpp), so that the
-// lm_head input equals what Llama::run_head feeds its projection, bit for bit.
-void final_norm(const float* x, const float* w, float* out, int64_t rows, int64_t cols,
-                double eps) {
-    for (int64_t r = 0; r < rows; ++r) {
-        const float* xr = x + r * cols;
-        float* yr = out + r * cols;
-        double ss = 0.0;
-        for (int64_t c = 0; c < cols; ++c)
-            ss += static_cast<double>(xr[c]) * static_cast<double>(xr[c]);
-        const auto inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(cols) + eps));
-        for (int64_t c = 0; c < cols; ++c)
-            yr[c] = xr[c] * inv * w[c];
-    }
-}
-
 }  // namespace
 
 Result<CalibrationData> collect_stats(model::Llama& model, std::span<const int32_t> text_tokens,
@@ -151,7 +135,7 @@ Result<CalibrationData> collect_stats(model::Llama& model, std::span<const int32
         Accumulator& head = acc.back();
         for (const model::Activations& x : xs) {
             h.resize(x.data.size());
-            final_norm(x.data.data(), norm.data(), h.data(), x.rows, x.cols, cfg.rms_norm_eps);
+            model.norm(x.data.data(), norm, x.rows, h.data());
             head.add(h.data(), x.rows, x.cols);
         }
         SUTRA_TRY(step());
