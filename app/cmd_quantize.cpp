@@ -46,6 +46,15 @@ nlohmann::ordered_json to_json(const pipeline::QuantizeReport& r) {
     j["peak_rss_bytes"] = r.peak_rss_bytes;
     j["seconds"] = r.seconds;
     j["warnings"] = r.warnings;
+    if (!r.salience.empty()) {
+        auto& groups = j["salience"] = nlohmann::ordered_json::array();
+        for (const auto& g : r.salience)
+            groups.push_back({{"norm", g.norm},
+                              {"salient_share", g.salient_share},
+                              {"alpha", g.best_alpha},
+                              {"proxy_loss_rtn", g.loss_plain},
+                              {"proxy_loss", g.loss_best}});
+    }
     if (!r.awq.empty()) {
         auto& layers = j["awq"] = nlohmann::ordered_json::array();
         for (const auto& l : r.awq) {

@@ -77,6 +77,7 @@ Runner add_validate(CLI::App& app, const GlobalOptions& g) {
             j["damaged"] = r->damaged;
             if (r->compared) {
                 j["mismatches"] = r->mismatches;
+                j["transformed"] = r->transformed;
                 auto& ts = j["tensors"] = nlohmann::ordered_json::array();
                 for (const auto& t : r->tensors) {
                     nlohmann::ordered_json o;
@@ -135,6 +136,12 @@ Runner add_validate(CLI::App& app, const GlobalOptions& g) {
                 }
                 for (const auto& m : r->mismatches)
                     std::printf("MISMATCH %s\n", m.c_str());
+                if (!r->transformed.empty())
+                    std::printf(
+                        "%zu tensors carry folded AWQ/salience scales and are compared as a model "
+                        "only "
+                        "(use --text)\n",
+                        r->transformed.size());
             }
             if (r->quality) {
                 const auto& q = *r->quality;

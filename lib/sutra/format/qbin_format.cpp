@@ -36,6 +36,7 @@ std::string build_qbin_header(const std::vector<QbinRecord>& records,
         t["dtype"] = dtype_name(r.dtype);
         t["shape"] = r.shape;
         t["role"] = r.role;
+        if (r.transformed) t["transformed"] = true;
         if (r.quantized) {
             t["encoding"] = quant::quant_type_for_bits(r.bits)->name;
             t["bits"] = r.bits;

@@ -38,6 +38,9 @@ struct QbinRecord {
     // Stored tensors: {name} for raw, {qweight, scales, qzeros} for quantized; with checksums.
     std::vector<std::string> stored;
     std::vector<uint64_t> xxh3;
+    // The stored values are an equivalent transform of the original tensor (AWQ or data-free
+    // scales folded in), so they are not comparable with it weight by weight.
+    bool transformed = false;
 };
 
 // The stored safetensors tensors of a record, in order (names, dtypes, shapes, sizes).

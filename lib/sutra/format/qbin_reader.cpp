@@ -40,6 +40,10 @@ Result<QbinRecord> parse_record(const json& t, size_t i, const std::string& file
     if (!dt) return bad(file, where + ": unknown dtype " + *dtype);
     r.dtype = *dt;
     if (const std::string* role = str("role")) r.role = *role;
+    if (auto tr = t.find("transformed"); tr != t.end()) {
+        if (!tr->is_boolean()) return bad(file, where + ": transformed must be true or false");
+        r.transformed = tr->get<bool>();
+    }
     auto sh = t.find("shape");
     if (sh == t.end() || !sh->is_array() || sh->size() > 8)
         return bad(file, where + ": shape must be an array");

@@ -3,11 +3,14 @@
 #include "sutra/format/qbin_format.hpp"
 #include "sutra/format/qbin_reader.hpp"
 #include "sutra/io/checkpoint.hpp"
+#include "sutra/pipeline/quantize_data_free.hpp"
 #include "sutra/plan/config.hpp"
+#include "sutra/quant/salience.hpp"
 
 namespace sutra::pipeline {
 
-Result<InspectReport> run_inspect(const std::filesystem::path& path) {
+Result<InspectReport> run_inspect(const std::filesystem::path& path,
+                                  std::optional<double> salience_threshold) {
     SUTRA_ASSIGN(io::Checkpoint ck, io::Checkpoint::open(path));
     InspectReport rep;
     rep.path = path.string();
@@ -23,8 +26,21 @@ Result<InspectReport> run_inspect(const std::filesystem::path& path) {
         for (const auto& t : ck.tensors())
             rep.tensors.push_back({t.name, std::string(dtype_name(t.dtype)),
                                    std::string(dtype_name(t.dtype)), "", t.shape, t.nbytes});
+        if (salience_threshold) {
+            for (const auto& g : find_norm_groups(ck)) {
+                SUTRA_ASSIGN(std::vector<float> norm, ck.read_all_f32(ck.tensors()[g.norm]));
+                const double share = quant::salient_share(norm, *salience_threshold);
+                for (size_t li : g.linears)
+                    rep.tensors[li].salient_share = share;
+            }
+        }
         return rep;
     }
+    if (salience_threshold)
+        return make_error(Errc::invalid_argument,
+                          path.string() +
+                              ": --salience reads an unquantized checkpoint "
+                              "(the norms of a .qbin may carry folded scales)");
     SUTRA_ASSIGN(format::QbinFile q, format::QbinFile::open(path));
     rep.kind = "qbin";
     for (const auto& [k, v] : ck.metadata())

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,9 @@ struct InspectTensor {
     std::string group_size;
     std::vector<uint64_t> shape;
     uint64_t bytes = 0;  // bytes stored in the file
+    // With salience: share of high-salience input channels (data-free, from the preceding
+    // norm's weight; see quant/salience.hpp); negative when the tensor follows no norm.
+    double salient_share = -1;
 };
 
 struct InspectReport {
@@ -30,6 +34,9 @@ struct InspectReport {
     std::vector<InspectTensor> tensors;
 };
 
-Result<InspectReport> run_inspect(const std::filesystem::path& path);
+// salience_threshold: also report each linear's share of high-salience channels (for an
+// unquantized checkpoint only).
+Result<InspectReport> run_inspect(const std::filesystem::path& path,
+                                  std::optional<double> salience_threshold = std::nullopt);
 
 }  // namespace sutra::pipeline

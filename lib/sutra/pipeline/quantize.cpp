@@ -15,6 +15,7 @@
 #include "sutra/model/llama.hpp"
 #include "sutra/model/tokenizer.hpp"
 #include "sutra/model/weights.hpp"
+#include "sutra/pipeline/quantize_data_free.hpp"
 #include "sutra/pipeline/tensor_writer.hpp"
 #include "sutra/quant/quant_type.hpp"
 
@@ -52,8 +53,8 @@ ojson source_record(const io::Checkpoint& ck) {
     return s;
 }
 
-Result<std::vector<format::QbinRecord>> make_records(const io::Checkpoint& ck,
-                                                     const plan::Plan& p) {
+Result<std::vector<format::QbinRecord>> make_records(const io::Checkpoint& ck, const plan::Plan& p,
+                                                     const std::vector<bool>& transformed) {
     std::vector<format::QbinRecord> recs;
     std::unordered_set<std::string> names;
     for (const auto& tp : p.tensors) {
@@ -63,6 +64,7 @@ Result<std::vector<format::QbinRecord>> make_records(const io::Checkpoint& ck,
         r.dtype = t.dtype;
         r.shape = t.shape;
         r.role = std::string(plan::role_name(tp.role));
+        r.transformed = transformed[tp.index];
         r.quantized = tp.quantize;
         if (tp.quantize) {
             r.bits = tp.bits;
@@ -140,6 +142,35 @@ Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io
     return std::optional<AwqSetup>(std::move(s));
 }
 
+// The tensors whose stored values AWQ or data-free salience will transform.
+std::vector<bool> transformed_tensors(const io::Checkpoint& ck,
+                                      const model::LlamaConfig* awq_config, bool data_free) {
+    std::vector<bool> t(ck.tensors().size(), false);
+    if (awq_config) {
+        const char* extra[] = {"input_layernorm.weight", "post_attention_layernorm.weight",
+                               "self_attn.q_proj.bias", "self_attn.k_proj.bias",
+                               "self_attn.v_proj.bias"};
+        for (int l = 0; l < awq_config->num_hidden_layers; ++l) {
+            std::vector<std::string> names;
+            for (const char* lin : kBlockLinears)
+                names.push_back(model::Llama::layer_tensor(l, std::string(lin) + ".weight"));
+            for (const char* e : extra)
+                names.push_back(model::Llama::layer_tensor(l, e));
+            for (const auto& n : names)
+                if (const io::TensorRef* r = ck.find(n))
+                    t[static_cast<size_t>(r - ck.tensors().data())] = true;
+        }
+    }
+    if (data_free) {
+        for (const auto& g : find_norm_groups(ck)) {
+            t[g.norm] = true;
+            for (size_t li : g.linears)
+                t[li] = true;
+        }
+    }
+    return t;
+}
+
 ojson awq_record(const AwqOptions& o, const calib::CalibrationData& c) {
     ojson j;
     j["grid"] = o.grid;
@@ -171,14 +202,17 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     SUTRA_ASSIGN(plan::QuantConfig cfg, resolve_config(opt));
     SUTRA_ASSIGN(io::Checkpoint ck, io::Checkpoint::open(opt.input));
     SUTRA_ASSIGN(plan::Plan p, plan::make_plan(ck, cfg, opt.overrides));
-    SUTRA_ASSIGN(std::vector<format::QbinRecord> records, make_records(ck, p));
+    SUTRA_ASSIGN(std::optional<AwqSetup> awq, prepare_awq(opt, ck));
+    const bool data_free = !awq && opt.method != "rtn" && cfg.salience_threshold.has_value();
+    SUTRA_ASSIGN(
+        std::vector<format::QbinRecord> records,
+        make_records(ck, p, transformed_tensors(ck, awq ? &awq->config : nullptr, data_free)));
 
     ojson extra;
     extra["tool"] = std::string("sutra ") + SUTRA_VERSION;
     extra["config"] = config_record(opt, cfg);
     extra["source"] = source_record(ck);
-    SUTRA_ASSIGN(std::optional<AwqSetup> awq, prepare_awq(opt, ck));
-    extra["method"] = awq ? "awq" : "rtn";
+    extra["method"] = awq ? "awq" : (data_free ? "data-free" : "rtn");
     if (awq) extra["awq"] = awq_record(opt.awq, awq->calib);
     QuantizeReport rep;
     // The model's config.json travels with the weights, so the .qbin can be run on its own.
@@ -196,7 +230,7 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     }
 
     rep.dry_run = opt.dry_run;
-    rep.method = awq ? "awq" : "rtn";
+    rep.method = extra["method"].get<std::string>();
     rep.output = opt.output.string();
     rep.config = extra["config"];
     rep.input_file_bytes = ck.total_file_bytes();
@@ -238,6 +272,11 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
         if (awq) {
             SUTRA_ASSIGN(rep.awq, quantize_layers_awq(ck, awq->config, records, w, awq->calib,
                                                       opt.awq, opt.chunk_bytes, written, progress));
+        }
+        if (data_free) {
+            SUTRA_ASSIGN(rep.salience,
+                         quantize_groups_data_free(ck, records, w, *cfg.salience_threshold,
+                                                   opt.awq.grid, opt.chunk_bytes, written));
         }
         for (size_t i = 0; i < p.tensors.size(); ++i) {
             const auto& t = ck.tensors()[p.tensors[i].index];

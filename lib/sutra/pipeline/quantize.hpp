@@ -10,6 +10,7 @@
 #include "sutra/base/error.hpp"
 #include "sutra/pipeline/progress.hpp"
 #include "sutra/pipeline/quantize_awq.hpp"
+#include "sutra/pipeline/quantize_data_free.hpp"
 #include "sutra/plan/plan.hpp"
 
 namespace sutra::pipeline {
@@ -24,7 +25,8 @@ struct QuantizeOptions {
     bool dry_run = false;
     uint64_t chunk_bytes = 16u << 20;  // f32 bytes of one row block in flight
 
-    // Method: "auto" (AWQ when calibration is given, else round-to-nearest), "rtn" or "awq".
+    // Method: "auto" (AWQ with calibration; else data-free salience when the config has a
+    // salience_threshold; else round-to-nearest), "rtn" (plain round-to-nearest) or "awq".
     std::string method = "auto";
     std::optional<std::filesystem::path> calib;       // statistics from `sutra calibrate`
     std::optional<std::filesystem::path> calib_text;  // or: calibrate on this text now
@@ -59,9 +61,10 @@ struct QuantizeReport {
     double ratio = 0;
     double seconds = 0;
     uint64_t peak_rss_bytes = 0;
-    std::vector<std::string> warnings;  // things the user should know; nothing failed
-    std::string method;                 // "rtn" or "awq"
-    std::vector<AwqLayerReport> awq;    // per layer: the alpha chosen for each scaling group
+    std::vector<std::string> warnings;          // things the user should know; nothing failed
+    std::string method;                         // "rtn", "awq" or "data-free"
+    std::vector<SalienceGroupReport> salience;  // data-free: per norm group
+    std::vector<AwqLayerReport> awq;  // per layer: the alpha chosen for each scaling group
 };
 
 // The config a set of options resolves to: preset, then config file, then overrides.

@@ -35,6 +35,10 @@ Status compare(const format::QbinFile& q, const io::Checkpoint& orig, const Thre
             continue;
         }
         if (!dtype_is_float_quantizable(t->dtype) || !dtype_is_float_quantizable(r.dtype)) continue;
+        if (r.transformed) {  // scales folded in: comparable only as a model (--text)
+            rep.transformed.push_back(r.name);
+            continue;
+        }
         TensorCheck c;
         c.name = r.name;
         c.encoding = r.quantized ? "q" + std::to_string(r.bits) : "raw";

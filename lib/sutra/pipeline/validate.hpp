@@ -69,6 +69,9 @@ struct ValidateReport {
     bool compared = false;
     std::vector<TensorCheck> tensors;     // with --against
     std::vector<std::string> mismatches;  // original and .qbin disagree on names/shapes
+    // Records whose stored values carry folded AWQ / data-free scales: not compared weight by
+    // weight (their per-tensor error would be meaningless); `--text` measures them as a model.
+    std::vector<std::string> transformed;
     std::optional<QualityCheck> quality;  // with a text; not run on a damaged file
     bool passed = false;
 };

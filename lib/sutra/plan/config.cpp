@@ -84,6 +84,7 @@ nlohmann::ordered_json QuantConfig::to_json() const {
     nlohmann::ordered_json j;
     j["name"] = name;
     j["default"] = settings_json(defaults);
+    if (salience_threshold) j["salience_threshold"] = *salience_threshold;
     nlohmann::ordered_json rs = nlohmann::ordered_json::array();
     for (const auto& r : rules) {
         nlohmann::ordered_json o;
@@ -105,6 +106,10 @@ Result<QuantConfig> parse_config(const json& j, const std::string& what) {
         if (k == "name" || k == "description") {
             if (!v.is_string()) return cfg_error(what, k + " must be a string");
             (k == "name" ? c.name : c.description) = v.get<std::string>();
+        } else if (k == "salience_threshold") {
+            if (!v.is_number() || !(v.get<double>() >= 1.0 && v.get<double>() <= 1000.0))
+                return cfg_error(what, "salience_threshold must be a number from 1 to 1000");
+            c.salience_threshold = v.get<double>();
         } else if (k == "default") {
             SUTRA_ASSIGN(c.defaults, parse_settings(v, what, "default", false));
         } else if (k == "rules") {
@@ -133,7 +138,8 @@ Result<QuantConfig> parse_config(const json& j, const std::string& what) {
             }
         } else {
             return cfg_error(
-                what, "unknown field \"" + k + "\" (known: name, description, default, rules)");
+                what, "unknown field \"" + k +
+                          "\" (known: name, description, default, rules, salience_threshold)");
         }
     }
     return c;
@@ -173,6 +179,7 @@ QuantConfig layer_config(const QuantConfig& base, const QuantConfig& over) {
     QuantConfig c = base;
     c.name = base.name + "+" + over.name;
     c.defaults.apply(over.defaults);
+    if (over.salience_threshold) c.salience_threshold = over.salience_threshold;
     c.rules.insert(c.rules.end(), over.rules.begin(), over.rules.end());
     return c;
 }

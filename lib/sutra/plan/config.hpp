@@ -2,7 +2,7 @@
 // Quantization configs: the presets in configs/*.json and user --config files share one JSON
 // schema (documented in the README):
 //   { "name": "...", "description": "...",
-//     "default": { "bits": 4, "group_size": 128 },
+//     "default": { "bits": 4, "group_size": 128 }, "salience_threshold": 2.0,
 //     "rules": [ { "role": "embedding", "bits": 8 },
 //                { "pattern": "*.layers.0.*", "keep": true } ] }
 // Settings: bits (3, 4, 8), group_size (32, 64, 128, 256 or "row"), keep (true: store the
@@ -39,6 +39,11 @@ struct QuantConfig {
     std::string description;
     Settings defaults;
     std::vector<Rule> rules;
+    // Data-free salience (quantize without calibration): an input channel of a linear that
+    // follows a norm is high-salience when |norm weight| >= salience_threshold x the median
+    // |norm weight| of that norm; those channels are scaled up before quantization (1/s folded
+    // into the norm). Absent: plain round-to-nearest.
+    std::optional<double> salience_threshold;
 
     // The settings a tensor gets: defaults, then every matching rule in order.
     Settings resolve(std::string_view tensor, Role role) const;

@@ -19,6 +19,7 @@ TEST_CASE("4-bit group-32 RTN on all linears gives perplexity 5.023 (+-1%) on th
     q.input = model;
     q.output = d / "m.qbin";
     q.config_file = test::source_dir() / "configs" / "linears-4bit-g32.json";
+    q.method = "rtn";  // the reference protocol: plain round-to-nearest
     auto qr = pipeline::run_quantize(q, nullptr);
     REQUIRE(qr.ok());
     CHECK(qr->quantized == 35);  // 5 layers x 7 linears; the tied embedding is kept

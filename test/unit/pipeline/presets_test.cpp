@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "support/paths.hpp"
+#include "sutra/format/qbin_reader.hpp"
 #include "sutra/io/checkpoint.hpp"
 #include "sutra/io/safetensors_writer.hpp"
 #include "sutra/pipeline/dequantize.hpp"
@@ -83,7 +84,7 @@ TEST_CASE("presets on stories260K: smaller file <=> larger error, strictly", "[p
     struct Point {
         std::string preset;
         uint64_t bytes;
-        double err;  // overall relative error: sqrt(sum of squared errors / sum of squares)
+        double err;  // mean KL divergence of the quantized model from the original
     };
     std::vector<Point> pts;
     for (const char* preset : {"aggressive", "balanced", "conservative"}) {
@@ -93,21 +94,21 @@ TEST_CASE("presets on stories260K: smaller file <=> larger error, strictly", "[p
         o.preset = preset;
         auto r = pipeline::run_quantize(o, nullptr);
         REQUIRE(r.ok());
+        // Model-level error: the presets fold data-free salience scales into some tensors,
+        // which makes a weight-by-weight comparison meaningless for those.
         pipeline::ValidateOptions v;
         v.qbin = o.output;
         v.against = model;
+        v.text = test::shared_dir() / "text" / "tinystories_eval.txt";
+        v.max_tokens = 8192;
         auto vr = pipeline::run_validate(v, nullptr);
         REQUIRE(vr.ok());
         REQUIRE(vr->passed);
-        double se = 0, sr = 0;
-        for (const auto& t : vr->tensors) {
-            se += t.stats.sum_sq_err;
-            sr += t.stats.sum_sq_ref;
-        }
-        pts.push_back({preset, r->output_file_bytes, std::sqrt(se / sr)});
+        REQUIRE(vr->quality.has_value());
+        pts.push_back({preset, r->output_file_bytes, vr->quality->mean_kl});
     }
     for (size_t i = 0; i + 1 < pts.size(); ++i) {
-        INFO(pts[i].preset << " " << pts[i].bytes << " B err " << pts[i].err << " vs "
+        INFO(pts[i].preset << " " << pts[i].bytes << " B KL " << pts[i].err << " vs "
                            << pts[i + 1].preset << " " << pts[i + 1].bytes << " B err "
                            << pts[i + 1].err);
         CHECK(pts[i].bytes < pts[i + 1].bytes);
@@ -137,6 +138,8 @@ TEST_CASE(
             dq.dtype = std::nullopt;
             REQUIRE(pipeline::run_dequantize(dq, nullptr).ok());
             auto back = io::Checkpoint::open(dq.output);
+            auto q = format::QbinFile::open(o.output);
+            REQUIRE(q.ok());
             REQUIRE(back.ok());
             REQUIRE(back->tensors().size() == orig->tensors().size());
             for (size_t i = 0; i < orig->tensors().size(); ++i) {
@@ -146,7 +149,11 @@ TEST_CASE(
                 CHECK(a.name == b.name);
                 CHECK(a.shape == b.shape);
                 CHECK(a.dtype == b.dtype);
-                if (a.shape.size() == 1) CHECK(*orig->read_all_f32(a) == *back->read_all_f32(b));
+                // Unchanged 1-D tensors come back bit-exact; folded norms are transformed.
+                const auto* rec = q->find(a.name);
+                REQUIRE(rec != nullptr);
+                if (a.shape.size() == 1 && !rec->transformed)
+                    CHECK(*orig->read_all_f32(a) == *back->read_all_f32(b));
             }
         }
     }

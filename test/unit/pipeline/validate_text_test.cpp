@@ -175,6 +175,7 @@ TEST_CASE("validate --text on stories260K: 4-bit group-32 RTN gives the referenc
     q.input = model;
     q.output = d / "m.qbin";
     q.config_file = test::source_dir() / "configs" / "linears-4bit-g32.json";
+    q.method = "rtn";  // the reference protocol: plain round-to-nearest
     SUTRA_REQUIRE_OK(pipeline::run_quantize(q, nullptr));
 
     pipeline::ValidateOptions o;
@@ -202,7 +203,8 @@ TEST_CASE("validate --text CLI on stories260K: exit 1 names the threshold that f
     TempDir d;
     const auto qbin = (d / "m.qbin").string();
     const auto cfg = (test::source_dir() / "configs" / "linears-4bit-g32.json").string();
-    auto r = test::run_sutra({"quantize", model, "-o", qbin, "--config", cfg, "-q"});
+    auto r =
+        test::run_sutra({"quantize", model, "-o", qbin, "--config", cfg, "--method", "rtn", "-q"});
     REQUIRE(r.code == 0);
 
     const std::vector<std::string> base = {"validate", qbin, "--against",    model,
