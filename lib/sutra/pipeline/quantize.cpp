@@ -111,10 +111,9 @@ Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io
     AwqSetup s;
     const fs::path cfg = ck.model_dir() / "config.json";
     if (!fs::exists(cfg))
-        return make_error(Errc::not_found,
-                          cfg.string() +
-                              ": AWQ runs the model and needs its config.json; "
-                              "quantize without calibration for plain round-to-nearest");
+        return make_error(Errc::not_found, cfg.string() +
+                                               ": AWQ runs the model and needs its config.json; "
+                                               "quantize without --calib / --calib-text instead");
     SUTRA_ASSIGN(s.config, model::read_llama_config(cfg));
     if (opt.calib) {
         SUTRA_ASSIGN(s.calib, calib::load_calibration(*opt.calib, s.config));
@@ -203,7 +202,8 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     SUTRA_ASSIGN(io::Checkpoint ck, io::Checkpoint::open(opt.input));
     SUTRA_ASSIGN(plan::Plan p, plan::make_plan(ck, cfg, opt.overrides));
     SUTRA_ASSIGN(std::optional<AwqSetup> awq, prepare_awq(opt, ck));
-    const bool data_free = !awq && opt.method != "rtn" && cfg.salience_threshold.has_value();
+    const bool data_free = !awq && opt.method != "rtn" && cfg.salience_threshold.has_value() &&
+                           !find_norm_groups(ck).empty();
     SUTRA_ASSIGN(
         std::vector<format::QbinRecord> records,
         make_records(ck, p, transformed_tensors(ck, awq ? &awq->config : nullptr, data_free)));
