@@ -143,7 +143,8 @@ Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io
 
 // The tensors whose stored values AWQ or data-free salience will transform.
 std::vector<bool> transformed_tensors(const io::Checkpoint& ck,
-                                      const model::LlamaConfig* awq_config, bool data_free) {
+                                      const model::LlamaConfig* awq_config,
+                                      const std::vector<NormGroup>* data_free_groups) {
     std::vector<bool> t(ck.tensors().size(), false);
     if (awq_config) {
         const char* extra[] = {"input_layernorm.weight", "post_attention_layernorm.weight",
@@ -160,8 +161,8 @@ std::vector<bool> transformed_tensors(const io::Checkpoint& ck,
                     t[static_cast<size_t>(r - ck.tensors().data())] = true;
         }
     }
-    if (data_free) {
-        for (const auto& g : find_norm_groups(ck)) {
+    if (data_free_groups) {
+        for (const auto& g : *data_free_groups) {
             t[g.norm] = true;
             for (size_t li : g.linears)
                 t[li] = true;
@@ -202,11 +203,13 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     SUTRA_ASSIGN(io::Checkpoint ck, io::Checkpoint::open(opt.input));
     SUTRA_ASSIGN(plan::Plan p, plan::make_plan(ck, cfg, opt.overrides));
     SUTRA_ASSIGN(std::optional<AwqSetup> awq, prepare_awq(opt, ck));
-    const bool data_free = !awq && opt.method != "rtn" && cfg.salience_threshold.has_value() &&
-                           !find_norm_groups(ck).empty();
-    SUTRA_ASSIGN(
-        std::vector<format::QbinRecord> records,
-        make_records(ck, p, transformed_tensors(ck, awq ? &awq->config : nullptr, data_free)));
+    const std::vector<NormGroup> groups = find_norm_groups(ck);
+    const bool data_free =
+        !awq && opt.method != "rtn" && cfg.salience_threshold.has_value() && !groups.empty();
+    SUTRA_ASSIGN(std::vector<format::QbinRecord> records,
+                 make_records(ck, p,
+                              transformed_tensors(ck, awq ? &awq->config : nullptr,
+                                                  data_free ? &groups : nullptr)));
 
     ojson extra;
     extra["tool"] = std::string("sutra ") + SUTRA_VERSION;
@@ -275,7 +278,7 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
         }
         if (data_free) {
             SUTRA_ASSIGN(rep.salience,
-                         quantize_groups_data_free(ck, records, w, *cfg.salience_threshold,
+                         quantize_groups_data_free(ck, groups, records, w, *cfg.salience_threshold,
                                                    opt.awq.grid, opt.chunk_bytes, written));
         }
         for (size_t i = 0; i < p.tensors.size(); ++i) {

@@ -73,13 +73,8 @@ Result<std::vector<AwqLayerReport>> quantize_layers_awq(
             const auto& r = records[rec[k]];
             const std::vector<float>& v = *lin[k];
             if (r.quantized) {
-                const uint64_t cols = r.layout.cols;
-                auto rows = [&](uint64_t row0, uint64_t n, float* dst) -> Status {
-                    std::copy(v.begin() + static_cast<long>(row0 * cols),
-                              v.begin() + static_cast<long>((row0 + n) * cols), dst);
-                    return {};
-                };
-                SUTRA_TRY(write_quantized(r, rec[k], writer, rows, chunk_bytes));
+                SUTRA_TRY(
+                    write_quantized(r, rec[k], writer, rows_from(v, r.layout.cols), chunk_bytes));
             } else {
                 SUTRA_TRY(write_raw_f32(r, rec[k], writer, v));
             }

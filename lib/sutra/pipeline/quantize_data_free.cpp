@@ -49,11 +49,11 @@ std::vector<NormGroup> find_norm_groups(const io::Checkpoint& ck) {
 }
 
 Result<std::vector<SalienceGroupReport>> quantize_groups_data_free(
-    const io::Checkpoint& ck, const std::vector<format::QbinRecord>& records,
-    format::QbinWriter& writer, double threshold, int grid, uint64_t chunk_bytes,
-    std::vector<bool>& written) {
+    const io::Checkpoint& ck, const std::vector<NormGroup>& groups,
+    const std::vector<format::QbinRecord>& records, format::QbinWriter& writer, double threshold,
+    int grid, uint64_t chunk_bytes, std::vector<bool>& written) {
     std::vector<SalienceGroupReport> reports;
-    for (const auto& g : find_norm_groups(ck)) {
+    for (const auto& g : groups) {
         // Records are in checkpoint order, so tensor index == record index.
         if (records[g.norm].quantized)
             continue;  // a rule quantized the norm: leave the group as planned
@@ -91,14 +91,8 @@ Result<std::vector<SalienceGroupReport>> quantize_groups_data_free(
             quant::scale_columns(ws[k], norm.size(), best_s);
             const auto& r = records[li];
             if (r.quantized) {
-                const uint64_t cols = r.layout.cols;
-                const auto& v = ws[k];
-                auto rows = [&](uint64_t row0, uint64_t n, float* dst) -> Status {
-                    std::copy(v.begin() + static_cast<long>(row0 * cols),
-                              v.begin() + static_cast<long>((row0 + n) * cols), dst);
-                    return {};
-                };
-                SUTRA_TRY(write_quantized(r, li, writer, rows, chunk_bytes));
+                SUTRA_TRY(
+                    write_quantized(r, li, writer, rows_from(ws[k], r.layout.cols), chunk_bytes));
             } else {
                 SUTRA_TRY(write_raw_f32(r, li, writer, ws[k]));
             }

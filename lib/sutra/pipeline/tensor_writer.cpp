@@ -9,6 +9,14 @@
 
 namespace sutra::pipeline {
 
+RowSource rows_from(std::span<const float> values, uint64_t cols) {
+    return [values, cols](uint64_t row0, uint64_t n, float* out) -> Status {
+        const auto block = values.subspan(row0 * cols, n * cols);
+        std::copy(block.begin(), block.end(), out);
+        return {};
+    };
+}
+
 Status write_quantized(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
                        const RowSource& rows, uint64_t chunk_bytes) {
     const auto& l = r.layout;

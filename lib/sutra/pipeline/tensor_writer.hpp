@@ -15,6 +15,9 @@ namespace sutra::pipeline {
 // Fills out[n * cols] with rows [row0, row0 + n).
 using RowSource = std::function<Status(uint64_t row0, uint64_t n, float* out)>;
 
+// Rows of an in-memory matrix [*, cols]; `values` must outlive the source.
+RowSource rows_from(std::span<const float> values, uint64_t cols);
+
 // Quantizes record `ri` (r.layout) a row block at a time (about chunk_bytes of f32 in flight).
 Status write_quantized(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
                        const RowSource& rows, uint64_t chunk_bytes);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "support/cli_run.hpp"
 #include "support/paths.hpp"
 #include "support/st_builder.hpp"
 #include "sutra/plan/config.hpp"
@@ -29,39 +30,10 @@ using sutra::test::TempDir;
 using sutra::test::write_bytes;
 using sutra::test::write_text;
 
-struct Run {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
+using Run = sutra::test::CliRun;
 
-std::string quote(const std::string& s) {
-    std::string q = "'";
-    for (char c : s)
-        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-// Runs `sutra ARGS...` with stdout and stderr captured to files in a scratch folder of its own
-// (so that the output folders under test only hold what sutra wrote).
 Run sutra_run(const std::vector<std::string>& args) {
-    TempDir logs;
-    std::string cmd = quote(SUTRA_BINARY);
-    for (const auto& a : args)
-        cmd += " " + quote(a);
-    cmd += " </dev/null >" + quote((logs / "stdout").string()) + " 2>" +
-           quote((logs / "stderr").string());
-    const int status = std::system(cmd.c_str());
-    Run r;
-    if (status != -1 && WIFEXITED(status))
-        r.code = WEXITSTATUS(status);
-    else if (status != -1 && WIFSIGNALED(status))
-        r.code = 128 + WTERMSIG(status);
-    const Bytes o = read_bytes(logs / "stdout");
-    const Bytes e = read_bytes(logs / "stderr");
-    r.out.assign(o.begin(), o.end());
-    r.err.assign(e.begin(), e.end());
-    return r;
+    return sutra::test::run_sutra(args);
 }
 
 std::vector<std::string> lines(const std::string& s) {
