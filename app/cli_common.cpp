@@ -1,5 +1,9 @@
 #include "cli_common.hpp"
 
+#include <cstdlib>
+
+#include "sutra/simd/dispatch.hpp"
+
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -46,6 +50,62 @@ std::string human_bytes(uint64_t n) {
     else
         std::snprintf(buf, sizeof buf, "%.*f %s", v < 10 ? 2 : (v < 100 ? 1 : 0), v, units[u]);
     return buf;
+}
+
+int apply_isa(const GlobalOptions& g) {
+    std::string isa = g.isa;
+    if (isa.empty())
+        if (const char* env = std::getenv("SUTRA_ISA")) isa = env;
+    if (isa.empty()) return kExitOk;
+    if (auto st = simd::set_isa(isa); !st.ok())
+        return fail(Error{st.error().code,
+                          (g.isa.empty() ? "SUTRA_ISA: " : "--isa: ") + st.error().message});
+    return kExitOk;
+}
+
+std::string version_text() {
+    std::string avail;
+    for (const auto& a : simd::available_isas())
+        avail += (avail.empty() ? "" : ", ") + a;
+    return std::string("sutra ") + SUTRA_VERSION + "\nkernels: " + simd::active().name +
+           " (available: " + avail + "; choose with --isa or SUTRA_ISA)";
+}
+
+Result<uint64_t> parse_size(std::string_view text, std::string_view flag) {
+    auto bad = [&] {
+        return make_error(Errc::invalid_argument,
+                          std::string(flag) +
+                              " must be a size such as 512M, 2G or 1073741824, not \"" +
+                              std::string(text) + "\"");
+    };
+    if (text.empty()) return bad();
+    uint64_t v = 0;
+    size_t i = 0;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+        if (v > (UINT64_MAX - 9) / 10) return bad();
+        v = v * 10 + static_cast<uint64_t>(text[i] - '0');
+    }
+    if (i == 0) return bad();
+    std::string_view suffix = text.substr(i);
+    if (suffix.size() == 2 && (suffix[1] == 'B' || suffix[1] == 'b' || suffix[1] == 'i'))
+        suffix = suffix.substr(0, 1);
+    else if (suffix.size() == 3 && suffix.substr(1) == "iB")
+        suffix = suffix.substr(0, 1);
+    int shift = 0;
+    if (suffix.empty())
+        shift = 0;
+    else if (suffix == "K" || suffix == "k")
+        shift = 10;
+    else if (suffix == "M" || suffix == "m")
+        shift = 20;
+    else if (suffix == "G" || suffix == "g")
+        shift = 30;
+    else if (suffix == "T" || suffix == "t")
+        shift = 40;
+    else
+        return bad();
+    if (shift && v > (UINT64_MAX >> shift)) return bad();
+    return v << shift;
 }
 
 std::string fixed(double v, int decimals) {

@@ -19,7 +19,19 @@ inline constexpr int kExitError = 2;
 struct GlobalOptions {
     int verbose = 0;
     bool quiet = false;
+    std::string isa;       // --isa (or SUTRA_ISA): kernel instruction set, "" = auto
+    unsigned threads = 0;  // --threads: worker threads, 0 = all cores
 };
+
+// Applies SUTRA_ISA and then --isa to the kernel dispatch; an unknown or unsupported name is
+// an error. Returns the exit code to use on failure, or kExitOk.
+int apply_isa(const GlobalOptions& g);
+
+// "sutra 0.1.0" plus the kernel instruction set in use and those available.
+std::string version_text();
+
+// A byte count: a plain number, or with a suffix K, M, G, T (binary units, KiB..TiB).
+Result<uint64_t> parse_size(std::string_view text, std::string_view flag);
 
 // Control characters (newlines, escapes from hostile names) shown as \n, \r, \xNN.
 std::string one_line(std::string_view text);

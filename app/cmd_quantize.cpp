@@ -5,20 +5,15 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "quant_flags.hpp"
 #include "sutra/pipeline/quantize.hpp"
-#include "sutra/plan/config.hpp"
-#include "sutra/quant/quant_type.hpp"
 
 namespace sutra::app {
 namespace {
 
 struct Args {
-    std::string input, output, preset = "balanced", config, group, method = "auto", calib,
-                               calib_text;
-    int64_t calib_tokens = 16384, seq_len = 256;
-    int grid = 20;
-    bool duo = false, no_clip = false;
-    int bits = 0;
+    std::string input, output, method = "auto";
+    QuantFlags q;
     bool force = false, dry_run = false, json = false;
 };
 
@@ -45,6 +40,13 @@ nlohmann::ordered_json to_json(const pipeline::QuantizeReport& r) {
         r.input_file_bytes > r.output_file_bytes ? r.input_file_bytes - r.output_file_bytes : 0;
     j["peak_rss_bytes"] = r.peak_rss_bytes;
     j["seconds"] = r.seconds;
+    j["threads"] = r.threads;
+    j["isa"] = r.isa;
+    if (!r.dry_run) {
+        auto& st = j["stage_seconds"] = nlohmann::ordered_json::object();
+        for (size_t i = 0; i < pipeline::kStageCount; ++i)
+            st[std::string(pipeline::kStageNames[i])] = static_cast<double>(r.stages.ns[i]) * 1e-9;
+    }
     j["warnings"] = r.warnings;
     if (!r.salience.empty()) {
         auto& groups = j["salience"] = nlohmann::ordered_json::array();
@@ -113,8 +115,9 @@ void print_summary(const pipeline::QuantizeReport& r) {
                 static_cast<unsigned long long>(r.output_file_bytes));
     std::printf("  ratio        %sx, %s saved\n", fixed(r.ratio, 2).c_str(),
                 human_bytes(saved).c_str());
-    std::printf("  peak memory  %s\n", human_bytes(r.peak_rss_bytes).c_str());
-    std::printf("  time         %s s\n", fixed(r.seconds, 3).c_str());
+    std::printf("  peak memory  %s (resident)\n", human_bytes(r.peak_rss_bytes).c_str());
+    std::printf("  time         %s s, %u threads, %s kernels\n", fixed(r.seconds, 3).c_str(),
+                r.threads, r.isa.c_str());
 }
 
 }  // namespace
@@ -125,26 +128,8 @@ Runner add_quantize(CLI::App& app, const GlobalOptions& g) {
                    "Checkpoint: .safetensors file, *.index.json, or model folder")
         ->required();
     app.add_option("-o,--output", a->output, "Output .qbin file")->required();
-    std::string presets;
-    for (const auto& p : plan::preset_names())
-        presets += (presets.empty() ? "" : ", ") + p;
-    app.add_option("--preset", a->preset, "Preset: " + presets + " (default balanced)");
-    app.add_option("--config", a->config, "JSON config file layered on the preset (see README)");
-    app.add_option("--bits", a->bits,
-                   "Bits for every quantized tensor: 3, 4 or 8 (overrides preset/config)");
-    app.add_option("--group-size", a->group,
-                   "Group size for every quantized tensor: 32, 64, 128, 256 or row");
+    add_quant_flags(app, a->q);
     app.add_option("--method", a->method, "auto (AWQ with calibration, else RTN), rtn or awq");
-    app.add_option("--calib", a->calib,
-                   "Activation statistics from `sutra calibrate` (enables AWQ)");
-    app.add_option("--calib-text", a->calib_text, "Calibrate on this text now (enables AWQ)");
-    app.add_option("--calib-tokens", a->calib_tokens,
-                   "With --calib-text: text tokens used (default 16384, 0 = all)");
-    app.add_option("--seq-len", a->seq_len,
-                   "With --calib-text: calibration window length (default 256)");
-    app.add_option("--awq-grid", a->grid, "AWQ: number of alpha values searched (default 20)");
-    app.add_flag("--awq-duo", a->duo, "AWQ: scale by activation and weight salience (duo scaling)");
-    app.add_flag("--no-clip", a->no_clip, "AWQ: skip the per-group clipping search");
     app.add_flag("--force", a->force, "Overwrite the output if it exists");
     app.add_flag("--dry-run", a->dry_run,
                  "Print the plan and the exact output size; write nothing");
@@ -154,37 +139,10 @@ Runner add_quantize(CLI::App& app, const GlobalOptions& g) {
         pipeline::QuantizeOptions opt;
         opt.input = a->input;
         opt.output = a->output;
-        opt.preset = a->preset;
-        if (!a->config.empty()) opt.config_file = a->config;
-        if (a->bits != 0) {
-            if (!quant::quant_type_for_bits(a->bits))
-                return fail(make_error(Errc::invalid_argument, "--bits must be 3, 4 or 8"));
-            opt.overrides.bits = a->bits;
-        }
-        if (!a->group.empty()) {
-            if (a->group == "row") {
-                opt.overrides.group_size = quant::kGroupRow;
-            } else {
-                const auto& gs = quant::allowed_group_sizes();
-                uint32_t v = 0;
-                for (auto x : gs)
-                    if (x != 0 && std::to_string(x) == a->group) v = x;
-                if (v == 0)
-                    return fail(make_error(Errc::invalid_argument,
-                                           "--group-size must be 32, 64, 128, 256 or row"));
-                opt.overrides.group_size = v;
-            }
-        }
+        if (auto st = apply_quant_flags(a->q, g, opt); !st.ok()) return fail(st.error());
         opt.force = a->force;
         opt.dry_run = a->dry_run;
         opt.method = a->method;
-        if (!a->calib.empty()) opt.calib = a->calib;
-        if (!a->calib_text.empty()) opt.calib_text = a->calib_text;
-        opt.calib_tokens = a->calib_tokens;
-        opt.calib_seq_len = a->seq_len;
-        opt.awq.grid = a->grid;
-        opt.awq.duo_scaling = a->duo;
-        opt.awq.clip = !a->no_clip;
         auto progress = make_progress(g);
         auto r = pipeline::run_quantize(opt, progress.get());
         if (!r) return fail(r.error());

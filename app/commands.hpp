@@ -15,5 +15,6 @@ Runner add_validate(CLI::App& app, const GlobalOptions& g);
 Runner add_dequantize(CLI::App& app, const GlobalOptions& g);
 Runner add_eval(CLI::App& app, const GlobalOptions& g);
 Runner add_calibrate(CLI::App& app, const GlobalOptions& g);
+Runner add_bench(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace sutra::app

@@ -21,7 +21,15 @@ int main(int argc, char** argv) {
     GlobalOptions g;
     app.add_flag("-v,--verbose", g.verbose, "More log output on stderr (repeat for debug)");
     app.add_flag("-q,--quiet", g.quiet, "Only errors on stderr; no progress bar");
-    app.set_version_flag("--version", std::string("sutra ") + SUTRA_VERSION);
+    app.add_option("--isa", g.isa,
+                   "Kernel instruction set: auto (default), or one `sutra --version` lists; "
+                   "also SUTRA_ISA");
+    app.add_option("--threads", g.threads, "Worker threads (default: all cores)")
+        ->check(CLI::Range(1u, 1024u));
+    app.set_version_flag("--version", [&g] {
+        if (apply_isa(g) != kExitOk) std::exit(kExitError);
+        return version_text();
+    });
 
     std::map<CLI::App*, Runner> runners;
     auto add = [&](const char* name, const char* help, auto fn) {
@@ -38,6 +46,8 @@ int main(int argc, char** argv) {
     add("calibrate",
         "Activation statistics of a model on a calibration text, for `quantize --calib`",
         add_calibrate);
+    add("bench", "Time quantization per stage against the copy limit; --kernels for SIMD kernels",
+        add_bench);
 
     auto logger = spdlog::stderr_color_mt("sutra");
     logger->set_pattern("sutra: %^%l%$: %v");
@@ -55,6 +65,7 @@ int main(int argc, char** argv) {
         g.quiet ? spdlog::level::err
                 : (g.verbose >= 2 ? spdlog::level::debug
                                   : (g.verbose == 1 ? spdlog::level::info : spdlog::level::warn)));
+    if (const int rc = apply_isa(g); rc != kExitOk) return rc;
     for (auto& [sub, run] : runners) {
         if (sub->parsed()) {
             try {

@@ -33,8 +33,10 @@ class OutputFile {
 
   private:
     void discard();
+    static constexpr uint64_t kWritebackStep = 32u << 20;
     int fd_ = -1;
     int slot_ = -1;
+    uint64_t unflushed_ = 0;
     std::filesystem::path dest_;
     std::filesystem::path tmp_;
 };

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "sutra/base/memory.hpp"
+#include "sutra/base/thread_pool.hpp"
 #include "sutra/calib/collect.hpp"
 #include "sutra/calib/stats_file.hpp"
 #include "sutra/format/qbin_writer.hpp"
@@ -16,8 +17,10 @@
 #include "sutra/model/tokenizer.hpp"
 #include "sutra/model/weights.hpp"
 #include "sutra/pipeline/quantize_data_free.hpp"
+#include "sutra/pipeline/stream_quantize.hpp"
 #include "sutra/pipeline/tensor_writer.hpp"
 #include "sutra/quant/quant_type.hpp"
+#include "sutra/simd/dispatch.hpp"
 
 namespace sutra::pipeline {
 namespace fs = std::filesystem;
@@ -184,6 +187,32 @@ ojson awq_record(const AwqOptions& o, const calib::CalibrationData& c) {
     return j;
 }
 
+// Threads and block size, shrunk to fit --max-memory (with what the process already holds).
+Result<StreamOptions> stream_options(const QuantizeOptions& opt,
+                                     const std::vector<format::QbinRecord>& records) {
+    StreamOptions s;
+    s.threads = opt.threads ? opt.threads : default_threads();
+    s.block_bytes = opt.chunk_bytes;
+    if (opt.max_memory == 0) return s;
+    const uint64_t base = current_rss_bytes() + (8u << 20);  // plus room for the allocator
+    const uint64_t at_least = [&] {
+        StreamOptions one = s;
+        one.block_bytes = 1;
+        return base + stream_memory_bound(records, one);
+    }();
+    if (opt.max_memory < at_least)
+        return make_error(Errc::invalid_argument,
+                          "--max-memory " + std::to_string(opt.max_memory >> 20) +
+                              " MiB is below what this model needs with " +
+                              std::to_string(s.threads) + " threads (" +
+                              std::to_string((at_least + (1u << 20) - 1) >> 20) +
+                              " MiB: the process itself plus one row of its widest tensor per "
+                              "buffer); raise it or use fewer --threads");
+    while (s.block_bytes > 4096 && base + stream_memory_bound(records, s) > opt.max_memory)
+        s.block_bytes /= 2;
+    return s;
+}
+
 }  // namespace
 
 Result<plan::QuantConfig> resolve_config(const QuantizeOptions& opt) {
@@ -262,6 +291,11 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
                                             static_cast<double>(rep.output_file_bytes)
                                       : 0;
 
+    SUTRA_ASSIGN(const StreamOptions stream, stream_options(opt, records));
+    rep.threads = stream.threads;
+    rep.block_bytes = stream.block_bytes;
+    rep.isa = simd::active().name;
+
     const auto inputs = ck.input_paths();
     if (opt.dry_run) {
         SUTRA_TRY(io::check_output_path(opt.output, opt.force, inputs));
@@ -281,20 +315,9 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
                          quantize_groups_data_free(ck, groups, records, w, *cfg.salience_threshold,
                                                    opt.awq.grid, opt.chunk_bytes, written));
         }
-        for (size_t i = 0; i < p.tensors.size(); ++i) {
-            const auto& t = ck.tensors()[p.tensors[i].index];
-            if (written[i]) continue;
-            if (p.tensors[i].quantize) {
-                auto rows = [&](uint64_t row0, uint64_t n, float* dst) {
-                    return ck.read_f32(t, row0 * t.shape[1], std::span<float>(dst, n * t.shape[1]));
-                };
-                SUTRA_TRY(write_quantized(records[i], i, w, rows, opt.chunk_bytes));
-            } else {
-                SUTRA_TRY(copy_raw(ck, t, i, w, opt.chunk_bytes));
-            }
-            done += t.nbytes;
-            if (progress) progress->on_progress(t.name, done);
-        }
+        for (size_t i = 0; i < p.tensors.size(); ++i)
+            if (written[i]) done += ck.tensors()[p.tensors[i].index].nbytes;
+        SUTRA_TRY(stream_records(ck, p, records, written, w, stream, &rep.stages, progress, done));
         if (progress) progress->on_stage_end();
         SUTRA_TRY(ck.check_unchanged());
         SUTRA_TRY(w.finish());

@@ -11,6 +11,7 @@
 #include "sutra/pipeline/progress.hpp"
 #include "sutra/pipeline/quantize_awq.hpp"
 #include "sutra/pipeline/quantize_data_free.hpp"
+#include "sutra/pipeline/stage_times.hpp"
 #include "sutra/plan/plan.hpp"
 
 namespace sutra::pipeline {
@@ -23,7 +24,9 @@ struct QuantizeOptions {
     plan::Overrides overrides;
     bool force = false;
     bool dry_run = false;
-    uint64_t chunk_bytes = 16u << 20;  // f32 bytes of one row block in flight
+    uint64_t chunk_bytes = 256u << 10;  // f32 bytes of one row block
+    unsigned threads = 0;               // worker threads; 0 = every core this process may use
+    uint64_t max_memory = 0;            // cap on resident memory in bytes; 0 = none
 
     // Method: "auto" (AWQ with calibration; else data-free salience when the config has a
     // salience_threshold; else round-to-nearest), "rtn" (plain round-to-nearest) or "awq".
@@ -61,6 +64,10 @@ struct QuantizeReport {
     double ratio = 0;
     double seconds = 0;
     uint64_t peak_rss_bytes = 0;
+    unsigned threads = 0;                       // worker threads used
+    std::string isa;                            // kernel instruction set used
+    uint64_t block_bytes = 0;                   // f32 bytes per row block (after --max-memory)
+    StageTimes stages;                          // per stage, summed over threads
     std::vector<std::string> warnings;          // things the user should know; nothing failed
     std::string method;                         // "rtn", "awq" or "data-free"
     std::vector<SalienceGroupReport> salience;  // data-free: per norm group

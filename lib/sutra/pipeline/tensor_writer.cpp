@@ -6,6 +6,7 @@
 
 #include "sutra/base/half.hpp"
 #include "sutra/quant/rtn.hpp"
+#include "sutra/simd/dispatch.hpp"
 
 namespace sutra::pipeline {
 
@@ -17,24 +18,23 @@ RowSource rows_from(std::span<const float> values, uint64_t cols) {
     };
 }
 
-Status write_quantized(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
-                       const RowSource& rows, uint64_t chunk_bytes) {
+Status quantize_block(const format::QbinRecord& r, uint64_t row0, uint64_t n, const float* x,
+                      PackedBlock& out, std::vector<uint8_t>& codes, StageTimes* times) {
     const auto& l = r.layout;
-    const uint64_t rows_per_block = std::max<uint64_t>(1, chunk_bytes / (l.cols * 4));
-    std::vector<float> x;
-    std::vector<uint8_t> codes(l.cols), zeros(l.n_groups), qw, zw;
-    std::vector<uint16_t> sc;
-    for (uint64_t row0 = 0; row0 < l.rows; row0 += rows_per_block) {
-        const uint64_t n = std::min(rows_per_block, l.rows - row0);
-        x.resize(n * l.cols);
-        qw.assign(n * l.row_code_bytes, 0);
-        zw.assign(n * l.row_zero_bytes, 0);
-        sc.resize(n * l.n_groups);
-        SUTRA_TRY(rows(row0, n, x.data()));
+    const simd::Kernels& k = simd::active();
+    out.parts[0].resize(n * l.row_code_bytes);
+    out.parts[1].resize(n * l.n_groups * 2);
+    out.parts[2].resize(n * l.row_zero_bytes);
+    codes.resize(n * l.cols);
+    std::vector<uint8_t> zeros(n * l.n_groups);
+    {
+        ScopedStage t(times, Stage::quantize);
+        auto* scales = reinterpret_cast<uint16_t*>(out.parts[1].data());
         for (uint64_t i = 0; i < n; ++i) {
             size_t bad = 0;
-            const auto st = quant::quantize_row_rtn(x.data() + i * l.cols, l, codes.data(),
-                                                    sc.data() + i * l.n_groups, zeros.data(), &bad);
+            const auto st = quant::quantize_row_rtn(k, x + i * l.cols, l, codes.data() + i * l.cols,
+                                                    scales + i * l.n_groups,
+                                                    zeros.data() + i * l.n_groups, &bad);
             if (st == quant::RowStatus::not_finite)
                 return make_error(Errc::bad_format,
                                   "tensor '" + r.name + "': element [" + std::to_string(row0 + i) +
@@ -46,14 +46,32 @@ Status write_quantized(const format::QbinRecord& r, size_t ri, format::QbinWrite
                                   "tensor '" + r.name + "': row " + std::to_string(row0 + i) +
                                       " has values too large for an F16 group scale; keep "
                                       "this tensor with a rule");
-            quant::pack_codes(codes.data(), l.cols, l.bits, qw.data() + i * l.row_code_bytes);
-            quant::pack_codes(zeros.data(), l.n_groups, l.bits, zw.data() + i * l.row_zero_bytes);
         }
-        SUTRA_TRY(w.append(ri, 0, qw));
-        SUTRA_TRY(w.append(
-            ri, 1,
-            std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(sc.data()), sc.size() * 2)));
-        SUTRA_TRY(w.append(ri, 2, zw));
+    }
+    ScopedStage t(times, Stage::pack);
+    for (uint64_t i = 0; i < n; ++i) {
+        quant::pack_row_codes(k, codes.data() + i * l.cols, l.cols, l.bits,
+                              out.parts[0].data() + i * l.row_code_bytes);
+        quant::pack_row_codes(k, zeros.data() + i * l.n_groups, l.n_groups, l.bits,
+                              out.parts[2].data() + i * l.row_zero_bytes);
+    }
+    return {};
+}
+
+Status write_quantized(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
+                       const RowSource& rows, uint64_t chunk_bytes) {
+    const auto& l = r.layout;
+    const uint64_t rows_per_block = std::max<uint64_t>(1, chunk_bytes / (l.cols * 4));
+    std::vector<float> x;
+    std::vector<uint8_t> codes;
+    PackedBlock block;
+    for (uint64_t row0 = 0; row0 < l.rows; row0 += rows_per_block) {
+        const uint64_t n = std::min(rows_per_block, l.rows - row0);
+        x.resize(n * l.cols);
+        SUTRA_TRY(rows(row0, n, x.data()));
+        SUTRA_TRY(quantize_block(r, row0, n, x.data(), block, codes, nullptr));
+        for (size_t part = 0; part < 3; ++part)
+            SUTRA_TRY(w.append(ri, part, block.parts[part]));
     }
     return {};
 }

@@ -2,13 +2,16 @@
 // Writing one record of a .qbin from f32 rows: quantized (round-to-nearest of whatever rows
 // the source gives: the checkpoint's, or AWQ-transformed ones) or raw (encoded back into the
 // record's dtype), plus the plain byte copy of unchanged tensors.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <vector>
 
 #include "sutra/base/error.hpp"
 #include "sutra/format/qbin_writer.hpp"
 #include "sutra/io/checkpoint.hpp"
+#include "sutra/pipeline/stage_times.hpp"
 
 namespace sutra::pipeline {
 
@@ -17,6 +20,17 @@ using RowSource = std::function<Status(uint64_t row0, uint64_t n, float* out)>;
 
 // Rows of an in-memory matrix [*, cols]; `values` must outlive the source.
 RowSource rows_from(std::span<const float> values, uint64_t cols);
+
+// One row block of a quantized record, packed: the bytes of its qweight, scales and qzeros.
+struct PackedBlock {
+    std::array<std::vector<uint8_t>, 3> parts;
+};
+
+// Quantizes rows [row0, row0 + n) of record r, given as x[n * cols] f32, with the active
+// kernels into `out`; `codes` is scratch. Times go to `times` (may be null). A NaN/infinite
+// value or a group too wide for an F16 scale is an error naming the element.
+Status quantize_block(const format::QbinRecord& r, uint64_t row0, uint64_t n, const float* x,
+                      PackedBlock& out, std::vector<uint8_t>& codes, StageTimes* times);
 
 // Quantizes record `ri` (r.layout) a row block at a time (about chunk_bytes of f32 in flight).
 Status write_quantized(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,

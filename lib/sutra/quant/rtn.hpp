@@ -32,3 +32,23 @@ void dequantize_row(const uint8_t* codes, const uint16_t* scales, const uint8_t*
                     const QuantLayout& l, float* out);
 
 }  // namespace sutra::quant
+
+namespace sutra::simd {
+struct Kernels;
+}
+
+namespace sutra::quant {
+
+// The same two functions built from a kernel table (simd::active() in the pipeline); results
+// are bit-identical to the reference above on every instruction set (tested).
+RowStatus quantize_row_rtn(const simd::Kernels& k, const float* w, const QuantLayout& l,
+                           uint8_t* codes, uint16_t* scales, uint8_t* zeros, size_t* bad_index);
+void dequantize_row(const simd::Kernels& k, const uint8_t* codes, const uint16_t* scales,
+                    const uint8_t* zeros, const QuantLayout& l, float* out);
+
+// Packs a row's codes (l.cols) with the kernel for 4 bits, pack_codes otherwise.
+void pack_row_codes(const simd::Kernels& k, const uint8_t* codes, size_t n, int bits, uint8_t* out);
+void unpack_row_codes(const simd::Kernels& k, const uint8_t* in, size_t n, int bits,
+                      uint8_t* codes);
+
+}  // namespace sutra::quant

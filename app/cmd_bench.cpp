@@ -1,0 +1,195 @@
+// sutra bench MODEL [--methods rtn,awq] [--runs N] [--warmup N] [--json|--markdown] [--kernels]
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "commands.hpp"
+#include "quant_flags.hpp"
+#include "sutra/pipeline/bench.hpp"
+#include "sutra/pipeline/bench_kernels.hpp"
+
+namespace sutra::app {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+struct Args {
+    std::string input, methods = "rtn", out_dir;
+    QuantFlags q;
+    int runs = 3, warmup = 1;
+    bool json = false, markdown = false, kernels = false;
+    uint64_t kernel_elements = 1u << 20;
+};
+
+ojson spread_json(const pipeline::Spread& s) {
+    return {{"median", s.median}, {"min", s.min}, {"max", s.max}};
+}
+
+ojson to_json(const pipeline::BenchReport* r, const std::vector<pipeline::KernelTiming>& ks) {
+    ojson j;
+    j["schema"] = "sutra.bench/1";
+    if (r) {
+        j["model"] = r->model;
+        j["input_bytes"] = r->input_bytes;
+        j["weights"] = r->weights;
+        j["threads"] = r->threads;
+        j["isa"] = r->isa;
+        j["runs"] = r->runs;
+        j["warmup"] = r->warmup;
+        j["copy_limit"] = {{"seconds", spread_json(r->copy_seconds)},
+                           {"input_mb_per_s", r->copy_mb_per_s},
+                           {"output_bytes", r->copy_output_bytes}};
+        auto& ms = j["methods"] = ojson::array();
+        for (const auto& m : r->methods) {
+            ojson o;
+            o["method"] = m.method;
+            o["seconds"] = spread_json(m.seconds);
+            ojson st;
+            for (size_t i = 0; i < pipeline::kStageCount; ++i)
+                st[std::string(pipeline::kStageNames[i])] = spread_json(m.stages[i]);
+            o["stage_thread_seconds"] = std::move(st);
+            o["input_mb_per_s"] = m.input_mb_per_s;
+            o["weights_per_s"] = m.weights_per_s;
+            o["peak_rss_bytes"] = m.peak_rss_bytes;
+            o["output_bytes"] = m.output_bytes;
+            o["ratio_to_copy_limit"] = m.ratio_to_copy;
+            ms.push_back(std::move(o));
+        }
+    }
+    if (!ks.empty()) {
+        auto& a = j["kernels"] = ojson::array();
+        for (const auto& k : ks)
+            a.push_back({{"kernel", k.kernel},
+                         {"isa", k.isa},
+                         {"elements", k.elements},
+                         {"ns_per_element_median", k.ns_per_element_median},
+                         {"ns_per_element_min", k.ns_per_element_min},
+                         {"gb_per_s", k.gb_per_s},
+                         {"speedup_vs_scalar", k.speedup_vs_scalar}});
+    }
+    return j;
+}
+
+std::string seconds_text(const pipeline::Spread& s) {
+    return fixed(s.median, 3) + " (" + fixed(s.min, 3) + "–" + fixed(s.max, 3) + ")";
+}
+
+// Plain text and Markdown differ only in the table syntax.
+void print_tables(const pipeline::BenchReport* r, const std::vector<pipeline::KernelTiming>& ks,
+                  bool md) {
+    auto row = [md](const std::vector<std::string>& cells) {
+        std::string line = md ? "|" : "";
+        for (const auto& c : cells)
+            line += md ? " " + c + " |" : c + std::string(c.size() < 16 ? 16 - c.size() : 1, ' ');
+        std::printf("%s\n", line.c_str());
+    };
+    auto rule = [md](size_t n) {
+        if (!md) return;
+        std::string line = "|";
+        for (size_t i = 0; i < n; ++i)
+            line += "---|";
+        std::printf("%s\n", line.c_str());
+    };
+    if (r) {
+        std::printf(
+            "%s%s: %s input, %llu weights; %u threads, %s kernels; %d runs after %d "
+            "warm-up (seconds: median (min–max))\n\n",
+            md ? "**sutra bench** " : "", r->model.c_str(), human_bytes(r->input_bytes).c_str(),
+            static_cast<unsigned long long>(r->weights), r->threads, r->isa.c_str(), r->runs,
+            r->warmup);
+        row({"run", "seconds", "input MB/s", "weights/s", "× copy limit", "peak RSS"});
+        rule(6);
+        row({"copy limit", seconds_text(r->copy_seconds), fixed(r->copy_mb_per_s, 0), "", "1.00",
+             ""});
+        for (const auto& m : r->methods)
+            row({m.method, seconds_text(m.seconds), fixed(m.input_mb_per_s, 0),
+                 fixed(m.weights_per_s / 1e6, 1) + " M", fixed(m.ratio_to_copy, 2),
+                 human_bytes(m.peak_rss_bytes)});
+        std::printf("\n");
+        std::vector<std::string> head = {"stage (thread-s)"};
+        for (const auto& m : r->methods)
+            head.push_back(m.method);
+        row(head);
+        rule(head.size());
+        for (size_t i = 0; i < pipeline::kStageCount; ++i) {
+            std::vector<std::string> cells = {std::string(pipeline::kStageNames[i])};
+            for (const auto& m : r->methods)
+                cells.push_back(seconds_text(m.stages[i]));
+            row(cells);
+        }
+    }
+    if (!ks.empty()) {
+        if (r) std::printf("\n");
+        row({"kernel", "isa", "ns/element", "GB/s", "× scalar"});
+        rule(5);
+        for (const auto& k : ks)
+            row({k.kernel, k.isa, fixed(k.ns_per_element_median, 3), fixed(k.gb_per_s, 2),
+                 fixed(k.speedup_vs_scalar, 2)});
+    }
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream in(s);
+    std::string item;
+    while (std::getline(in, item, ','))
+        if (!item.empty()) out.push_back(item);
+    return out;
+}
+
+}  // namespace
+
+Runner add_bench(CLI::App& app, const GlobalOptions& g) {
+    auto a = std::make_shared<Args>();
+    app.add_option("model", a->input,
+                   "Checkpoint to quantize: .safetensors file, *.index.json, or model folder");
+    app.add_option("--methods", a->methods, "Comma-separated methods: rtn, awq (default rtn)");
+    app.add_option("--runs", a->runs, "Measured runs (default 3)");
+    app.add_option("--warmup", a->warmup,
+                   "Unmeasured runs first, to fill the page cache (default 1)");
+    app.add_option("--out-dir", a->out_dir,
+                   "Folder for the outputs (each removed after its run; default: temp dir)");
+    app.add_flag("--kernels", a->kernels,
+                 "Micro-benchmark every kernel on every instruction set against scalar");
+    app.add_option("--kernel-elements", a->kernel_elements,
+                   "Elements per kernel call in --kernels (default 1048576)");
+    add_quant_flags(app, a->q);
+    auto* json = app.add_flag("--json", a->json, "Print the result as JSON on stdout");
+    app.add_flag("--markdown", a->markdown, "Print the result as Markdown tables")->excludes(json);
+
+    return [a, &g]() -> int {
+        if (a->input.empty() && !a->kernels)
+            return fail(make_error(Errc::invalid_argument,
+                                   "give a MODEL to benchmark, or --kernels (or both)"));
+        std::optional<pipeline::BenchReport> rep;
+        if (!a->input.empty()) {
+            pipeline::BenchOptions opt;
+            opt.quantize.input = a->input;
+            if (auto st = apply_quant_flags(a->q, g, opt.quantize); !st.ok())
+                return fail(st.error());
+            opt.methods = split_commas(a->methods);
+            opt.runs = a->runs;
+            opt.warmup = a->warmup;
+            opt.out_dir = a->out_dir;
+            auto progress = make_progress(g);
+            auto r = pipeline::run_bench(opt, progress.get());
+            if (!r) return fail(r.error());
+            rep = std::move(*r);
+        }
+        std::vector<pipeline::KernelTiming> ks;
+        if (a->kernels) {
+            if (a->kernel_elements < 256 || a->kernel_elements > (1u << 28))
+                return fail(make_error(Errc::invalid_argument,
+                                       "--kernel-elements must be between 256 and 268435456"));
+            ks = pipeline::bench_kernels(a->kernel_elements, std::max(a->runs, 1), 0.05);
+        }
+        const pipeline::BenchReport* rp = rep ? &*rep : nullptr;
+        if (a->json)
+            std::printf("%s\n", to_json(rp, ks).dump(2).c_str());
+        else
+            print_tables(rp, ks, a->markdown);
+        return kExitOk;
+    };
+}
+
+}  // namespace sutra::app

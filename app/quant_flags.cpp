@@ -1,0 +1,69 @@
+#include "quant_flags.hpp"
+
+#include "sutra/plan/config.hpp"
+#include "sutra/quant/quant_type.hpp"
+
+namespace sutra::app {
+
+void add_quant_flags(CLI::App& app, QuantFlags& f) {
+    std::string presets;
+    for (const auto& p : plan::preset_names())
+        presets += (presets.empty() ? "" : ", ") + p;
+    app.add_option("--preset", f.preset, "Preset: " + presets + " (default balanced)");
+    app.add_option("--config", f.config, "JSON config file layered on the preset (see README)");
+    app.add_option("--bits", f.bits,
+                   "Bits for every quantized tensor: 3, 4 or 8 (overrides preset/config)");
+    app.add_option("--group-size", f.group,
+                   "Group size for every quantized tensor: 32, 64, 128, 256 or row");
+    app.add_option("--calib", f.calib,
+                   "Activation statistics from `sutra calibrate` (enables AWQ)");
+    app.add_option("--calib-text", f.calib_text, "Calibrate on this text now (enables AWQ)");
+    app.add_option("--calib-tokens", f.calib_tokens,
+                   "With --calib-text: text tokens used (default 16384, 0 = all)");
+    app.add_option("--seq-len", f.seq_len,
+                   "With --calib-text: calibration window length (default 256)");
+    app.add_option("--awq-grid", f.grid, "AWQ: number of alpha values searched (default 20)");
+    app.add_flag("--awq-duo", f.duo, "AWQ: scale by activation and weight salience (duo scaling)");
+    app.add_flag("--no-clip", f.no_clip, "AWQ: skip the per-group clipping search");
+    app.add_option("--max-memory", f.max_memory,
+                   "Cap on resident memory (e.g. 512M, 2G): smaller row blocks; an error if the "
+                   "model cannot fit");
+}
+
+Status apply_quant_flags(const QuantFlags& f, const GlobalOptions& g,
+                         pipeline::QuantizeOptions& opt) {
+    opt.preset = f.preset;
+    if (!f.config.empty()) opt.config_file = f.config;
+    if (f.bits != 0) {
+        if (!quant::quant_type_for_bits(f.bits))
+            return make_error(Errc::invalid_argument, "--bits must be 3, 4 or 8");
+        opt.overrides.bits = f.bits;
+    }
+    if (!f.group.empty()) {
+        if (f.group == "row") {
+            opt.overrides.group_size = quant::kGroupRow;
+        } else {
+            uint32_t v = 0;
+            for (auto x : quant::allowed_group_sizes())
+                if (x != 0 && std::to_string(x) == f.group) v = x;
+            if (v == 0)
+                return make_error(Errc::invalid_argument,
+                                  "--group-size must be 32, 64, 128, 256 or row");
+            opt.overrides.group_size = v;
+        }
+    }
+    if (!f.max_memory.empty()) {
+        SUTRA_ASSIGN(opt.max_memory, parse_size(f.max_memory, "--max-memory"));
+    }
+    if (!f.calib.empty()) opt.calib = f.calib;
+    if (!f.calib_text.empty()) opt.calib_text = f.calib_text;
+    opt.calib_tokens = f.calib_tokens;
+    opt.calib_seq_len = f.seq_len;
+    opt.awq.grid = f.grid;
+    opt.awq.duo_scaling = f.duo;
+    opt.awq.clip = !f.no_clip;
+    opt.threads = g.threads;
+    return {};
+}
+
+}  // namespace sutra::app

@@ -1,0 +1,24 @@
+#pragma once
+// The flags that describe how to quantize, shared by `quantize` and `bench`.
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "cli_common.hpp"
+#include "sutra/pipeline/quantize.hpp"
+
+namespace sutra::app {
+
+struct QuantFlags {
+    std::string preset = "balanced", config, group, calib, calib_text, max_memory;
+    int bits = 0;
+    int64_t calib_tokens = 16384, seq_len = 256;
+    int grid = 20;
+    bool duo = false, no_clip = false;
+};
+
+void add_quant_flags(CLI::App& app, QuantFlags& f);
+// Fills the options from the flags (and the global --threads); an error value for bad flags.
+Status apply_quant_flags(const QuantFlags& f, const GlobalOptions& g,
+                         pipeline::QuantizeOptions& opt);
+
+}  // namespace sutra::app
