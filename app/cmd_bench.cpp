@@ -74,57 +74,83 @@ std::string seconds_text(const pipeline::Spread& s) {
     return fixed(s.median, 3) + " (" + fixed(s.min, 3) + "–" + fixed(s.max, 3) + ")";
 }
 
-// Plain text and Markdown differ only in the table syntax.
+// One table, printed as aligned plain text or as Markdown.
+class Table {
+  public:
+    explicit Table(std::vector<std::string> head) { rows_.push_back(std::move(head)); }
+    void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+    void print(bool md) const {
+        std::vector<size_t> w(rows_[0].size(), 0);
+        for (const auto& r : rows_)
+            for (size_t i = 0; i < r.size() && i < w.size(); ++i)
+                w[i] = std::max(w[i], display_width(r[i]));
+        for (size_t k = 0; k < rows_.size(); ++k) {
+            std::string line = md ? "|" : "";
+            for (size_t i = 0; i < w.size(); ++i) {
+                const std::string c = i < rows_[k].size() ? rows_[k][i] : "";
+                const std::string pad(w[i] - display_width(c), ' ');
+                line += md ? " " + c + pad + " |" : c + pad + (i + 1 < w.size() ? "  " : "");
+            }
+            while (!md && !line.empty() && line.back() == ' ')
+                line.pop_back();
+            std::printf("%s\n", line.c_str());
+            if (k == 0 && md) {
+                std::string rule = "|";
+                for (size_t wi : w)
+                    rule += std::string(wi + 2, '-') + "|";
+                std::printf("%s\n", rule.c_str());
+            }
+        }
+    }
+
+  private:
+    // Characters, not bytes (the en dash and × are multi-byte in UTF-8).
+    static size_t display_width(const std::string& s) {
+        size_t n = 0;
+        for (unsigned char c : s)
+            n += (c & 0xc0) != 0x80;
+        return n;
+    }
+    std::vector<std::vector<std::string>> rows_;
+};
+
 void print_tables(const pipeline::BenchReport* r, const std::vector<pipeline::KernelTiming>& ks,
                   bool md) {
-    auto row = [md](const std::vector<std::string>& cells) {
-        std::string line = md ? "|" : "";
-        for (const auto& c : cells)
-            line += md ? " " + c + " |" : c + std::string(c.size() < 16 ? 16 - c.size() : 1, ' ');
-        std::printf("%s\n", line.c_str());
-    };
-    auto rule = [md](size_t n) {
-        if (!md) return;
-        std::string line = "|";
-        for (size_t i = 0; i < n; ++i)
-            line += "---|";
-        std::printf("%s\n", line.c_str());
-    };
     if (r) {
         std::printf(
             "%s%s: %s input, %llu weights; %u threads, %s kernels; %d runs after %d "
-            "warm-up (seconds: median (min–max))\n\n",
+            "warm-up; seconds as median (min–max)\n\n",
             md ? "**sutra bench** " : "", r->model.c_str(), human_bytes(r->input_bytes).c_str(),
             static_cast<unsigned long long>(r->weights), r->threads, r->isa.c_str(), r->runs,
             r->warmup);
-        row({"run", "seconds", "input MB/s", "weights/s", "× copy limit", "peak RSS"});
-        rule(6);
-        row({"copy limit", seconds_text(r->copy_seconds), fixed(r->copy_mb_per_s, 0), "", "1.00",
-             ""});
+        Table t({"run", "seconds", "input MB/s", "weights/s", "× copy limit", "peak RSS"});
+        t.add({"copy limit", seconds_text(r->copy_seconds), fixed(r->copy_mb_per_s, 0), "", "1.00",
+               ""});
         for (const auto& m : r->methods)
-            row({m.method, seconds_text(m.seconds), fixed(m.input_mb_per_s, 0),
-                 fixed(m.weights_per_s / 1e6, 1) + " M", fixed(m.ratio_to_copy, 2),
-                 human_bytes(m.peak_rss_bytes)});
+            t.add({m.method, seconds_text(m.seconds), fixed(m.input_mb_per_s, 0),
+                   fixed(m.weights_per_s / 1e6, 1) + " M", fixed(m.ratio_to_copy, 2),
+                   human_bytes(m.peak_rss_bytes)});
+        t.print(md);
         std::printf("\n");
-        std::vector<std::string> head = {"stage (thread-s)"};
+        std::vector<std::string> head = {"stage (thread-seconds)"};
         for (const auto& m : r->methods)
             head.push_back(m.method);
-        row(head);
-        rule(head.size());
+        Table st(head);
         for (size_t i = 0; i < pipeline::kStageCount; ++i) {
             std::vector<std::string> cells = {std::string(pipeline::kStageNames[i])};
             for (const auto& m : r->methods)
                 cells.push_back(seconds_text(m.stages[i]));
-            row(cells);
+            st.add(cells);
         }
+        st.print(md);
     }
     if (!ks.empty()) {
         if (r) std::printf("\n");
-        row({"kernel", "isa", "ns/element", "GB/s", "× scalar"});
-        rule(5);
+        Table t({"kernel", "isa", "ns/element", "GB/s", "× scalar"});
         for (const auto& k : ks)
-            row({k.kernel, k.isa, fixed(k.ns_per_element_median, 3), fixed(k.gb_per_s, 2),
-                 fixed(k.speedup_vs_scalar, 2)});
+            t.add({k.kernel, k.isa, fixed(k.ns_per_element_median, 3), fixed(k.gb_per_s, 2),
+                   fixed(k.speedup_vs_scalar, 2)});
+        t.print(md);
     }
 }
 

@@ -12,6 +12,7 @@
 #include "sutra/plan/config.hpp"
 #include "sutra/quant/quant_type.hpp"
 #include "sutra/quant/rtn.hpp"
+#include "sutra/simd/dispatch.hpp"
 
 namespace sutra::format {
 namespace {
@@ -256,11 +257,13 @@ Status QbinFile::read_rows_f32(const QbinRecord& r, uint64_t row0, uint64_t nrow
         std::span<uint8_t>(reinterpret_cast<uint8_t*>(scales.data()), scales.size() * 2)));
     SUTRA_TRY(ck_.read_raw(tz, row0 * l.row_zero_bytes, zpacked));
     std::vector<uint8_t> codes(l.cols), zeros(l.n_groups);
+    const simd::Kernels& k = simd::active();
     for (uint64_t i = 0; i < nrows; ++i) {
-        quant::unpack_codes(packed.data() + i * l.row_code_bytes, l.cols, l.bits, codes.data());
-        quant::unpack_codes(zpacked.data() + i * l.row_zero_bytes, l.n_groups, l.bits,
-                            zeros.data());
-        quant::dequantize_row(codes.data(), scales.data() + i * l.n_groups, zeros.data(), l,
+        quant::unpack_row_codes(k, packed.data() + i * l.row_code_bytes, l.cols, l.bits,
+                                codes.data());
+        quant::unpack_row_codes(k, zpacked.data() + i * l.row_zero_bytes, l.n_groups, l.bits,
+                                zeros.data());
+        quant::dequantize_row(k, codes.data(), scales.data() + i * l.n_groups, zeros.data(), l,
                               out + i * cols);
     }
     return {};

@@ -9,6 +9,7 @@
 #include "sutra/base/half.hpp"
 #include "sutra/io/safetensors_header.hpp"
 #include "sutra/io/strict_json.hpp"
+#include "sutra/simd/dispatch.hpp"
 
 namespace sutra::io {
 namespace fs = std::filesystem;
@@ -208,12 +209,11 @@ Status Checkpoint::read_f32(const TensorRef& t, uint64_t elem_offset, std::span<
     // front: f32 i ends at byte 4i+4 <= 2n+2i+2, where the first still unread value begins.
     auto* raw = reinterpret_cast<uint8_t*>(out.data()) + out.size() * 2;
     SUTRA_TRY(read_raw(t, elem_offset * es, std::span<uint8_t>(raw, out.size() * 2)));
-    const bool bf = t.dtype == DType::BF16;
-    for (size_t i = 0; i < out.size(); ++i) {
-        uint16_t h;
-        std::memcpy(&h, raw + 2 * i, 2);
-        out[i] = bf ? bf16_to_f32(h) : f16_to_f32(h);
-    }
+    const auto* h = reinterpret_cast<const uint16_t*>(raw);
+    if (t.dtype == DType::BF16)
+        simd::active().bf16_to_f32(h, out.data(), out.size());  // widens in place, front first
+    else
+        simd::active().f16_to_f32(h, out.data(), out.size());
     return {};
 }
 

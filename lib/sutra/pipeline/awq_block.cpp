@@ -4,7 +4,9 @@
 #include <cmath>
 #include <functional>
 
+#include "sutra/base/thread_pool.hpp"
 #include "sutra/model/blas.hpp"
+#include "sutra/simd/dispatch.hpp"
 
 namespace sutra::pipeline {
 namespace {
@@ -34,12 +36,7 @@ std::vector<float>& weight_of(BlockWeights& w, int i) {
 }
 
 double sq_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    double e = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-        const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
-        e += d * d;
-    }
-    return e;
+    return simd::active().sq_diff(a.data(), b.data(), a.size());
 }
 
 // The activations seen inside the block on every window, full precision.
@@ -181,11 +178,13 @@ Result<AwqBlockResult> awq_block(const model::Llama& llama, const BlockWeights& 
             return e / static_cast<double>(tr.tokens * static_cast<uint64_t>(H));
         };
 
-        double best = std::numeric_limits<double>::infinity();
-        std::vector<float> best_s;
-        for (int step = 0; step < opt.grid; ++step) {
+        // Every alpha on its own copy of the weights, in parallel; the first minimum wins, as
+        // in a sequential search, so the choice does not depend on the thread count.
+        std::vector<double> losses(static_cast<size_t>(opt.grid));
+        std::vector<std::vector<float>> trial_scales(static_cast<size_t>(opt.grid));
+        parallel_for(static_cast<size_t>(opt.grid), opt.threads, [&](size_t step) {
             const float alpha = static_cast<float>(step) / static_cast<float>(opt.grid);
-            const auto s = quant::awq_scales(*g.x_mean, w_mean, alpha);
+            auto s = quant::awq_scales(*g.x_mean, w_mean, alpha);
             BlockWeights trial = w;
             for (int i : g.linears) {
                 const auto ui = static_cast<size_t>(i);
@@ -195,12 +194,17 @@ Result<AwqBlockResult> awq_block(const model::Llama& llama, const BlockWeights& 
                 tw = quant::fake_quantize(tw, q.layout[ui]);
                 quant::scale_columns(tw, cols, s, true);
             }
-            const double l = loss(trial);
-            if (step == 0) rep.loss_plain = l;
-            if (l < best) {
-                best = l;
-                best_s = s;
-                rep.best_alpha = alpha;
+            losses[step] = loss(trial);
+            trial_scales[step] = std::move(s);
+        });
+        double best = std::numeric_limits<double>::infinity();
+        std::vector<float> best_s;
+        rep.loss_plain = losses[0];
+        for (size_t step = 0; step < losses.size(); ++step) {
+            if (losses[step] < best) {
+                best = losses[step];
+                best_s = trial_scales[step];
+                rep.best_alpha = static_cast<float>(step) / static_cast<float>(opt.grid);
             }
         }
         rep.searched = true;
@@ -235,7 +239,8 @@ Result<AwqBlockResult> awq_block(const model::Llama& llama, const BlockWeights& 
                                              : tr.xn2;
             const auto x = concat_rows(parts, in_scale[ui], l.cols);
             auto& wi = weight_of(w, i);
-            const auto bounds = quant::search_clip(wi, l, x, x.size() / l.cols, opt.clip_options);
+            const auto bounds =
+                quant::search_clip(wi, l, x, x.size() / l.cols, opt.clip_options, opt.threads);
             quant::apply_clip(wi, l, bounds);
         }
     }

@@ -31,6 +31,9 @@ struct AwqOptions {
     bool duo_scaling = false;  // s = x^alpha / w^(1-alpha) instead of x^alpha
     bool clip = true;          // per-group clipping search (never for q and k)
     quant::ClipOptions clip_options;
+    // Threads for the search: alphas (and clipping rows) are evaluated in parallel, each on
+    // its own copy of the weights; the choice is the same for every thread count.
+    unsigned threads = 1;
 };
 
 // How each of the seven linears of a block is stored: quantized with a layout, or kept.

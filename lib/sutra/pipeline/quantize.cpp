@@ -213,6 +213,20 @@ Result<StreamOptions> stream_options(const QuantizeOptions& opt,
     return s;
 }
 
+// What the AWQ path holds at its peak, roughly: one block's f32 weights twice (original and
+// transformed) plus two per search thread (a trial and its fake-quantized copy), and the
+// calibration activations traced through the block.
+uint64_t awq_memory_estimate(const model::LlamaConfig& c, const calib::CalibrationData& cal,
+                             unsigned threads) {
+    const auto H = static_cast<uint64_t>(c.hidden_size);
+    const auto I = static_cast<uint64_t>(c.intermediate_size);
+    const auto QW = static_cast<uint64_t>(c.q_width()), KV = static_cast<uint64_t>(c.kv_width());
+    const uint64_t block = 4 * (H * QW + 2 * H * KV + QW * H + 3 * H * I + 2 * H);
+    const uint64_t tokens = static_cast<uint64_t>(cal.windows) * static_cast<uint64_t>(cal.seq_len);
+    const uint64_t acts = 4 * tokens * (5 * H + QW + 2 * I);
+    return block * (2 + 2 * static_cast<uint64_t>(threads)) + acts;
+}
+
 }  // namespace
 
 Result<plan::QuantConfig> resolve_config(const QuantizeOptions& opt) {
@@ -295,6 +309,18 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     rep.threads = stream.threads;
     rep.block_bytes = stream.block_bytes;
     rep.isa = simd::active().name;
+    if (awq && opt.max_memory) {
+        const uint64_t need =
+            current_rss_bytes() + awq_memory_estimate(awq->config, awq->calib, stream.threads);
+        if (need > opt.max_memory)
+            return make_error(Errc::invalid_argument,
+                              "--max-memory " + std::to_string(opt.max_memory >> 20) +
+                                  " MiB is below what AWQ needs here (about " +
+                                  std::to_string((need >> 20) + 1) +
+                                  " MiB: one block's weights per search thread plus the "
+                                  "calibration activations); raise it, lower --threads or "
+                                  "--calib-tokens, or use --method rtn");
+    }
 
     const auto inputs = ck.input_paths();
     if (opt.dry_run) {
@@ -307,8 +333,11 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
         uint64_t done = 0;
         std::vector<bool> written(p.tensors.size(), false);
         if (awq) {
-            SUTRA_ASSIGN(rep.awq, quantize_layers_awq(ck, awq->config, records, w, awq->calib,
-                                                      opt.awq, opt.chunk_bytes, written, progress));
+            AwqOptions awq_options = opt.awq;
+            awq_options.threads = stream.threads;
+            SUTRA_ASSIGN(rep.awq,
+                         quantize_layers_awq(ck, awq->config, records, w, awq->calib, awq_options,
+                                             opt.chunk_bytes, written, progress));
         }
         if (data_free) {
             SUTRA_ASSIGN(rep.salience,

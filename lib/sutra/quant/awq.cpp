@@ -4,7 +4,9 @@
 #include <cmath>
 #include <limits>
 
+#include "sutra/base/thread_pool.hpp"
 #include "sutra/quant/rtn.hpp"
+#include "sutra/simd/dispatch.hpp"
 
 namespace sutra::quant {
 
@@ -68,25 +70,29 @@ void scale_rows(std::vector<float>& w, uint64_t cols, std::span<const float> s, 
 }
 
 std::vector<float> fake_quantize(const std::vector<float>& w, const QuantLayout& l) {
+    const simd::Kernels& k = simd::active();
     std::vector<float> out(w.size());
     std::vector<uint8_t> codes(l.cols), zeros(l.n_groups);
     std::vector<uint16_t> scales(l.n_groups);
     for (uint64_t r = 0; r < l.rows; ++r) {
         size_t bad = 0;
         const float* in = w.data() + r * l.cols;
-        if (quantize_row_rtn(in, l, codes.data(), scales.data(), zeros.data(), &bad) !=
+        if (quantize_row_rtn(k, in, l, codes.data(), scales.data(), zeros.data(), &bad) !=
             RowStatus::ok) {
             std::copy(in, in + l.cols, out.data() + r * l.cols);
             continue;
         }
-        dequantize_row(codes.data(), scales.data(), zeros.data(), l, out.data() + r * l.cols);
+        dequantize_row(k, codes.data(), scales.data(), zeros.data(), l, out.data() + r * l.cols);
     }
     return out;
 }
 
 std::vector<float> search_clip(const std::vector<float>& w, const QuantLayout& l,
-                               std::span<const float> x, uint64_t n, const ClipOptions& opt) {
-    // Evenly spaced subsample of the activation rows.
+                               std::span<const float> x, uint64_t n, const ClipOptions& opt,
+                               unsigned threads) {
+    const simd::Kernels& k = simd::active();
+    // Evenly spaced subsample of the activation rows, each group's slice gathered contiguous
+    // per group below so the dot products run over consecutive memory.
     const uint64_t m = std::min<uint64_t>(n, std::max<uint64_t>(opt.max_tokens, 1));
     std::vector<const float*> rows(m);
     for (uint64_t i = 0; i < m; ++i)
@@ -94,49 +100,61 @@ std::vector<float> search_clip(const std::vector<float>& w, const QuantLayout& l
 
     const int steps = std::max(1, static_cast<int>(opt.max_shrink * static_cast<float>(opt.grid)));
     std::vector<float> best(l.rows * l.n_groups);
-    const auto one = make_layout(1, l.group, l.bits, static_cast<uint32_t>(l.group));
-    std::vector<float> clipped(l.group), ref_out(m);
-    for (uint64_t r = 0; r < l.rows; ++r) {
-        for (uint64_t g = 0; g < l.n_groups; ++g) {
-            const uint64_t b = g * l.group, width = l.group_width(g);
-            const float* wg = w.data() + r * l.cols + b;
-            float mx = 0;
-            for (uint64_t c = 0; c < width; ++c)
-                mx = std::max(mx, std::fabs(wg[c]));
-            for (uint64_t t = 0; t < m; ++t) {
-                double acc = 0;
-                for (uint64_t c = 0; c < width; ++c)
-                    acc += static_cast<double>(rows[t][b + c]) * static_cast<double>(wg[c]);
-                ref_out[t] = static_cast<float>(acc);
-            }
-            const auto lg = width == l.group
-                                ? one
-                                : make_layout(1, width, l.bits, static_cast<uint32_t>(width));
-            double best_err = std::numeric_limits<double>::infinity();
-            float best_bound = mx;
-            for (int i = 0; i < steps; ++i) {
-                const float bound =
-                    mx * (1.0f - static_cast<float>(i) / static_cast<float>(opt.grid));
-                clipped.assign(wg, wg + width);
-                for (auto& v : clipped)
-                    v = std::clamp(v, -bound, bound);
-                const auto q = fake_quantize(clipped, lg);
-                double err = 0;
-                for (uint64_t t = 0; t < m; ++t) {
-                    double acc = 0;
-                    for (uint64_t c = 0; c < width; ++c)
-                        acc += static_cast<double>(rows[t][b + c]) * static_cast<double>(q[c]);
-                    const double d = acc - static_cast<double>(ref_out[t]);
-                    err += d * d;
-                }
-                if (err < best_err) {
-                    best_err = err;
-                    best_bound = bound;
-                }
-            }
-            best[r * l.n_groups + g] = best_bound;
-        }
+    // xg[g]: the sampled activations of group g, [m, width].
+    std::vector<std::vector<float>> xg(l.n_groups);
+    for (uint64_t g = 0; g < l.n_groups; ++g) {
+        const uint64_t b = g * l.group, width = l.group_width(g);
+        xg[g].resize(m * width);
+        for (uint64_t t = 0; t < m; ++t)
+            std::copy(rows[t] + b, rows[t] + b + width, xg[g].data() + t * width);
     }
+    constexpr uint64_t kRowsPerItem = 8;
+    const uint64_t items = (l.rows + kRowsPerItem - 1) / kRowsPerItem;
+    parallel_for(static_cast<size_t>(items), threads, [&](size_t item) {
+        std::vector<float> clipped(l.group), q(l.group), ref_out(m);
+        std::vector<uint8_t> codes(l.group), zeros(1);
+        std::vector<uint16_t> scales(1);
+        const uint64_t r_end = std::min<uint64_t>(l.rows, (item + 1) * kRowsPerItem);
+        for (uint64_t r = item * kRowsPerItem; r < r_end; ++r) {
+            for (uint64_t g = 0; g < l.n_groups; ++g) {
+                const uint64_t b = g * l.group, width = l.group_width(g);
+                const float* wg = w.data() + r * l.cols + b;
+                const float* xs = xg[g].data();
+                float mx = 0;
+                for (uint64_t c = 0; c < width; ++c)
+                    mx = std::max(mx, std::fabs(wg[c]));
+                for (uint64_t t = 0; t < m; ++t)
+                    ref_out[t] = static_cast<float>(k.dot(xs + t * width, wg, width));
+                const auto lg = make_layout(1, width, l.bits, static_cast<uint32_t>(width));
+                double best_err = std::numeric_limits<double>::infinity();
+                float best_bound = mx;
+                for (int i = 0; i < steps; ++i) {
+                    const float bound =
+                        mx * (1.0f - static_cast<float>(i) / static_cast<float>(opt.grid));
+                    for (uint64_t c = 0; c < width; ++c)
+                        clipped[c] = std::clamp(wg[c], -bound, bound);
+                    size_t bad = 0;
+                    if (quantize_row_rtn(k, clipped.data(), lg, codes.data(), scales.data(),
+                                         zeros.data(), &bad) == RowStatus::ok)
+                        dequantize_row(k, codes.data(), scales.data(), zeros.data(), lg, q.data());
+                    else
+                        std::copy(clipped.begin(), clipped.begin() + static_cast<long>(width),
+                                  q.begin());
+                    double err = 0;
+                    for (uint64_t t = 0; t < m; ++t) {
+                        const double d = k.dot(xs + t * width, q.data(), width) -
+                                         static_cast<double>(ref_out[t]);
+                        err += d * d;
+                    }
+                    if (err < best_err) {
+                        best_err = err;
+                        best_bound = bound;
+                    }
+                }
+                best[r * l.n_groups + g] = best_bound;
+            }
+        }
+    });
     return best;
 }
 

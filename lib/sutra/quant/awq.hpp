@@ -31,7 +31,8 @@ void scale_columns(std::vector<float>& w, uint64_t cols, std::span<const float> 
 void scale_rows(std::vector<float>& w, uint64_t cols, std::span<const float> s,
                 bool divide = false);
 
-// Round-to-nearest quantization followed by dequantization (what the stored codes decode to).
+// Round-to-nearest quantization followed by dequantization (what the stored codes decode to),
+// with the active kernels.
 // Non-finite input or an F16 scale overflow makes the affected values pass through unchanged;
 // the real quantizer reports those errors.
 std::vector<float> fake_quantize(const std::vector<float>& w, const QuantLayout& l);
@@ -44,9 +45,11 @@ struct ClipOptions {
 
 // For each (row, group), the clipping bound max|W| * (1 - i/grid) that minimises the squared
 // error of the group's partial output x_g · w_g over the sampled activations x [n, cols].
-// Returns the bounds [rows * n_groups].
+// Returns the bounds [rows * n_groups]. Rows are searched on up to `threads` threads; the
+// result does not depend on the thread count.
 std::vector<float> search_clip(const std::vector<float>& w, const QuantLayout& l,
-                               std::span<const float> x, uint64_t n, const ClipOptions& opt);
+                               std::span<const float> x, uint64_t n, const ClipOptions& opt,
+                               unsigned threads = 1);
 // Clamps W [rows, cols] to [-bound, bound] of its group.
 void apply_clip(std::vector<float>& w, const QuantLayout& l, std::span<const float> bounds);
 

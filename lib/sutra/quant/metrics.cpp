@@ -4,19 +4,20 @@
 #include <cmath>
 #include <limits>
 
+#include "sutra/simd/dispatch.hpp"
+
 namespace sutra::quant {
 
 void ErrorStats::add(const float* ref, const float* q, size_t n) {
-    for (size_t i = 0; i < n; ++i) {
-        const double r = ref[i], x = q[i], e = r - x;
-        sum_sq_err += e * e;
-        sum_sq_ref += r * r;
-        sum_sq_q += x * x;
-        sum_ref += r;
-        sum_q += x;
-        sum_ref_q += r * x;
-        max_abs_err = std::max(max_abs_err, std::fabs(e));
-    }
+    simd::ErrorSums sums;
+    simd::active().error_sums(ref, q, n, &sums);
+    sum_sq_err += sums.sq_err;
+    sum_sq_ref += sums.sq_ref;
+    sum_sq_q += sums.sq_q;
+    sum_ref += sums.ref;
+    sum_q += sums.q;
+    sum_ref_q += sums.ref_q;
+    max_abs_err = std::max(max_abs_err, static_cast<double>(sums.max_abs_err));
     count += n;
 }
 

@@ -84,13 +84,17 @@ inline void store_u8(const I& v, uint8_t* p) {
 #if SUTRA_X86_LANES == 16
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(v));
 #elif SUTRA_X86_LANES == 8
-    const __m256i r = v;
-    const __m128i w16 = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(w16, w16));
+    // The low byte of each lane (values are in [0, 255]) by a byte shuffle in each half.
+    const __m256i pick =
+        _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12,
+                         -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m256i b = _mm256_shuffle_epi8(v, pick);
+    const __m128i both =
+        _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), both);
 #elif SUTRA_X86_LANES == 4
-    const __m128i r = v;
-    const __m128i w16 = _mm_packus_epi32(r, r);
-    const int32_t four = _mm_cvtsi128_si32(_mm_packus_epi16(w16, w16));
+    const __m128i pick = _mm_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const int32_t four = _mm_cvtsi128_si32(_mm_shuffle_epi8(v, pick));
     std::memcpy(p, &four, 4);
 #else
     alignas(64) int32_t buf[W];
@@ -170,13 +174,10 @@ bool min_max(const float* x, size_t n, float* lo, float* hi) {
 void quantize(const float* x, size_t n, float scale, float zero, float qmax, uint8_t* codes) {
     const F s(scale), z(zero), top(qmax), floor(0.0f);
     size_t i = 0;
-    alignas(64) int32_t buf[W];
     for (; i + W <= n; i += W) {
         const F q =
             xsimd::min(xsimd::max(xsimd::nearbyint(F::load_unaligned(x + i) / s) + z, floor), top);
-        xsimd::batch_cast<int32_t>(q).store_aligned(buf);
-        for (size_t j = 0; j < W; ++j)
-            codes[i + j] = static_cast<uint8_t>(buf[j]);
+        store_u8(xsimd::batch_cast<int32_t>(q), codes + i);
     }
     for (; i < n; ++i) {
         const float v = std::rint(x[i] / scale) + zero;
