@@ -58,7 +58,8 @@ int main(int argc, char** argv) {
     } catch (const CLI::Success& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        app.exit(e);  // prints the message and usage hint
+        // One line, like every other error; the usage is one --help away.
+        spdlog::error("{} (see sutra --help)", one_line(e.what()));
         return kExitError;
     }
     spdlog::set_level(

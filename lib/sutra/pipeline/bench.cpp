@@ -30,6 +30,13 @@ struct FileCloser {
 Result<double> copy_once(const std::vector<fs::path>& inputs, const fs::path& out,
                          uint64_t out_bytes) {
     std::vector<char> buf(1u << 20);
+    struct RemoveOnExit {
+        const fs::path& p;
+        ~RemoveOnExit() {
+            std::error_code ec;
+            fs::remove(p, ec);
+        }
+    } cleanup{out};
     const auto t0 = clock_type::now();
     std::unique_ptr<std::FILE, FileCloser> o(std::fopen(out.c_str(), "wb"));
     if (!o) return make_error(Errc::io, out.string() + ": cannot create the copy-limit file");
@@ -51,10 +58,7 @@ Result<double> copy_once(const std::vector<fs::path>& inputs, const fs::path& ou
     if (std::fflush(o.get()) != 0 || ::fsync(fileno(o.get())) != 0)
         return make_error(Errc::io, out.string() + ": flush failed");
     o.reset();
-    const double s = std::chrono::duration<double>(clock_type::now() - t0).count();
-    std::error_code ec;
-    fs::remove(out, ec);
-    return s;
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
 }  // namespace

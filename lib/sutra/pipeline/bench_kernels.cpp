@@ -101,6 +101,7 @@ std::vector<KernelTiming> bench_kernels(uint64_t elements, int runs, double min_
     std::vector<KernelTiming> outv;
     for (const auto& c : cases) {
         double scalar_median = 0;
+        std::vector<double> medians;  // seconds per call, parallel to this case's entries
         for (const auto& isa_name : simd::available_isas()) {
             auto k = simd::kernels_for(isa_name);
             if (!k.ok()) continue;
@@ -114,13 +115,14 @@ std::vector<KernelTiming> bench_kernels(uint64_t elements, int runs, double min_
             t.ns_per_element_min = mn * 1e9 / static_cast<double>(n);
             t.gb_per_s = c.bytes_per_element * static_cast<double>(n) / median * 1e-9;
             if (isa_name == "scalar") scalar_median = median;
+            medians.push_back(median);
             outv.push_back(std::move(t));
         }
         // Ratios once the scalar figure (measured last) is known.
-        for (auto& t : outv)
-            if (t.kernel == c.name && scalar_median > 0)
-                t.speedup_vs_scalar =
-                    scalar_median / (t.ns_per_element_median * 1e-9 * static_cast<double>(n));
+        for (size_t i = 0; i < medians.size(); ++i)
+            if (scalar_median > 0)
+                outv[outv.size() - medians.size() + i].speedup_vs_scalar =
+                    scalar_median / medians[i];
     }
     return outv;
 }

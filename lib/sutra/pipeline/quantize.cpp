@@ -187,6 +187,12 @@ ojson awq_record(const AwqOptions& o, const calib::CalibrationData& c) {
     return j;
 }
 
+// A byte count for messages: MiB when at least one, else bytes.
+std::string mib_text(uint64_t bytes) {
+    if (bytes < (1u << 20)) return std::to_string(bytes) + " bytes";
+    return std::to_string(bytes >> 20) + " MiB";
+}
+
 // Threads and block size, shrunk to fit --max-memory (with what the process already holds).
 Result<StreamOptions> stream_options(const QuantizeOptions& opt,
                                      const std::vector<format::QbinRecord>& records) {
@@ -202,15 +208,26 @@ Result<StreamOptions> stream_options(const QuantizeOptions& opt,
     }();
     if (opt.max_memory < at_least)
         return make_error(Errc::invalid_argument,
-                          "--max-memory " + std::to_string(opt.max_memory >> 20) +
-                              " MiB is below what this model needs with " +
-                              std::to_string(s.threads) + " threads (" +
-                              std::to_string((at_least + (1u << 20) - 1) >> 20) +
+                          "--max-memory " + mib_text(opt.max_memory) +
+                              " is below what this model needs with " + std::to_string(s.threads) +
+                              " threads (" + std::to_string((at_least + (1u << 20) - 1) >> 20) +
                               " MiB: the process itself plus one row of its widest tensor per "
                               "buffer); raise it or use fewer --threads");
     while (s.block_bytes > 4096 && base + stream_memory_bound(records, s) > opt.max_memory)
         s.block_bytes /= 2;
     return s;
+}
+
+// What the data-free path holds at its peak: the f32 weights of its largest norm group.
+uint64_t data_free_memory_estimate(const io::Checkpoint& ck, const std::vector<NormGroup>& groups) {
+    uint64_t most = 0;
+    for (const auto& g : groups) {
+        uint64_t n = ck.tensors()[g.norm].numel;
+        for (size_t li : g.linears)
+            n += ck.tensors()[li].numel;
+        most = std::max(most, 4 * n);
+    }
+    return most + most / 8;  // and the row blocks being quantized
 }
 
 // What the AWQ path holds at its peak, roughly: one block's f32 weights twice (original and
@@ -309,13 +326,23 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     rep.threads = stream.threads;
     rep.block_bytes = stream.block_bytes;
     rep.isa = simd::active().name;
+    if (data_free && opt.max_memory) {
+        const uint64_t need = current_rss_bytes() + data_free_memory_estimate(ck, groups);
+        if (need > opt.max_memory)
+            return make_error(Errc::invalid_argument,
+                              "--max-memory " + mib_text(opt.max_memory) +
+                                  " is below what data-free salience needs here (about " +
+                                  std::to_string((need >> 20) + 1) +
+                                  " MiB: the f32 weights of a norm's q/k/v or gate/up); raise "
+                                  "it, or use --method rtn, which streams row blocks");
+    }
     if (awq && opt.max_memory) {
         const uint64_t need =
             current_rss_bytes() + awq_memory_estimate(awq->config, awq->calib, stream.threads);
         if (need > opt.max_memory)
             return make_error(Errc::invalid_argument,
-                              "--max-memory " + std::to_string(opt.max_memory >> 20) +
-                                  " MiB is below what AWQ needs here (about " +
+                              "--max-memory " + mib_text(opt.max_memory) +
+                                  " is below what AWQ needs here (about " +
                                   std::to_string((need >> 20) + 1) +
                                   " MiB: one block's weights per search thread plus the "
                                   "calibration activations); raise it, lower --threads or "
@@ -340,9 +367,9 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
                                              opt.chunk_bytes, written, progress));
         }
         if (data_free) {
-            SUTRA_ASSIGN(rep.salience,
-                         quantize_groups_data_free(ck, groups, records, w, *cfg.salience_threshold,
-                                                   opt.awq.grid, opt.chunk_bytes, written));
+            SUTRA_ASSIGN(rep.salience, quantize_groups_data_free(
+                                           ck, groups, records, w, *cfg.salience_threshold,
+                                           opt.awq.grid, opt.chunk_bytes, stream.threads, written));
         }
         for (size_t i = 0; i < p.tensors.size(); ++i)
             if (written[i]) done += ck.tensors()[p.tensors[i].index].nbytes;

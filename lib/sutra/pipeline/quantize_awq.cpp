@@ -73,8 +73,8 @@ Result<std::vector<AwqLayerReport>> quantize_layers_awq(
             const auto& r = records[rec[k]];
             const std::vector<float>& v = *lin[k];
             if (r.quantized) {
-                SUTRA_TRY(
-                    write_quantized(r, rec[k], writer, rows_from(v, r.layout.cols), chunk_bytes));
+                SUTRA_TRY(write_quantized(r, rec[k], writer, rows_from(v, r.layout.cols),
+                                          chunk_bytes, options.threads));
             } else {
                 SUTRA_TRY(write_raw_f32(r, rec[k], writer, v));
             }

@@ -51,7 +51,7 @@ std::vector<NormGroup> find_norm_groups(const io::Checkpoint& ck) {
 Result<std::vector<SalienceGroupReport>> quantize_groups_data_free(
     const io::Checkpoint& ck, const std::vector<NormGroup>& groups,
     const std::vector<format::QbinRecord>& records, format::QbinWriter& writer, double threshold,
-    int grid, uint64_t chunk_bytes, std::vector<bool>& written) {
+    int grid, uint64_t chunk_bytes, unsigned threads, std::vector<bool>& written) {
     std::vector<SalienceGroupReport> reports;
     for (const auto& g : groups) {
         // Records are in checkpoint order, so tensor index == record index.
@@ -74,7 +74,8 @@ Result<std::vector<SalienceGroupReport>> quantize_groups_data_free(
             double loss = 0;
             for (size_t k = 0; k < ws.size(); ++k)
                 if (records[g.linears[k]].quantized)
-                    loss += quant::proxy_loss(ws[k], records[g.linears[k]].layout, norm, s);
+                    loss +=
+                        quant::proxy_loss(ws[k], records[g.linears[k]].layout, norm, s, threads);
             if (step == 0) rep.loss_plain = loss;
             if (loss < best) {
                 best = loss;
@@ -91,8 +92,8 @@ Result<std::vector<SalienceGroupReport>> quantize_groups_data_free(
             quant::scale_columns(ws[k], norm.size(), best_s);
             const auto& r = records[li];
             if (r.quantized) {
-                SUTRA_TRY(
-                    write_quantized(r, li, writer, rows_from(ws[k], r.layout.cols), chunk_bytes));
+                SUTRA_TRY(write_quantized(r, li, writer, rows_from(ws[k], r.layout.cols),
+                                          chunk_bytes, threads));
             } else {
                 SUTRA_TRY(write_raw_f32(r, li, writer, ws[k]));
             }

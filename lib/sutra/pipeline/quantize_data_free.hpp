@@ -30,6 +30,6 @@ std::vector<NormGroup> find_norm_groups(const io::Checkpoint& ck);
 Result<std::vector<SalienceGroupReport>> quantize_groups_data_free(
     const io::Checkpoint& ck, const std::vector<NormGroup>& groups,
     const std::vector<format::QbinRecord>& records, format::QbinWriter& writer, double threshold,
-    int grid, uint64_t chunk_bytes, std::vector<bool>& written);
+    int grid, uint64_t chunk_bytes, unsigned threads, std::vector<bool>& written);
 
 }  // namespace sutra::pipeline

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "sutra/base/half.hpp"
+#include "sutra/base/thread_pool.hpp"
 #include "sutra/quant/rtn.hpp"
 #include "sutra/simd/dispatch.hpp"
 
@@ -59,19 +60,34 @@ Status quantize_block(const format::QbinRecord& r, uint64_t row0, uint64_t n, co
 }
 
 Status write_quantized(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
-                       const RowSource& rows, uint64_t chunk_bytes) {
+                       const RowSource& rows, uint64_t chunk_bytes, unsigned threads) {
     const auto& l = r.layout;
     const uint64_t rows_per_block = std::max<uint64_t>(1, chunk_bytes / (l.cols * 4));
-    std::vector<float> x;
-    std::vector<uint8_t> codes;
-    PackedBlock block;
-    for (uint64_t row0 = 0; row0 < l.rows; row0 += rows_per_block) {
-        const uint64_t n = std::min(rows_per_block, l.rows - row0);
-        x.resize(n * l.cols);
-        SUTRA_TRY(rows(row0, n, x.data()));
-        SUTRA_TRY(quantize_block(r, row0, n, x.data(), block, codes, nullptr));
-        for (size_t part = 0; part < 3; ++part)
-            SUTRA_TRY(w.append(ri, part, block.parts[part]));
+    const uint64_t n_blocks = (l.rows + rows_per_block - 1) / rows_per_block;
+    // A batch of blocks: rows fetched in order, quantized in parallel, appended in order.
+    const size_t batch = std::max<size_t>(1, 2 * static_cast<size_t>(threads));
+    std::vector<std::vector<float>> xs(batch);
+    std::vector<std::vector<uint8_t>> codes(batch);
+    std::vector<PackedBlock> blocks(batch);
+    std::vector<Status> status(batch);
+    for (uint64_t b0 = 0; b0 < n_blocks; b0 += batch) {
+        const size_t nb = static_cast<size_t>(std::min<uint64_t>(batch, n_blocks - b0));
+        for (size_t i = 0; i < nb; ++i) {
+            const uint64_t row0 = (b0 + i) * rows_per_block;
+            const uint64_t n = std::min(rows_per_block, l.rows - row0);
+            xs[i].resize(n * l.cols);
+            SUTRA_TRY(rows(row0, n, xs[i].data()));
+        }
+        parallel_for(nb, threads, [&](size_t i) {
+            const uint64_t row0 = (b0 + i) * rows_per_block;
+            status[i] = quantize_block(r, row0, xs[i].size() / l.cols, xs[i].data(), blocks[i],
+                                       codes[i], nullptr);
+        });
+        for (size_t i = 0; i < nb; ++i) {
+            SUTRA_TRY(status[i]);
+            for (size_t part = 0; part < 3; ++part)
+                SUTRA_TRY(w.append(ri, part, blocks[i].parts[part]));
+        }
     }
     return {};
 }

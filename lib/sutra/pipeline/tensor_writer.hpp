@@ -32,9 +32,10 @@ struct PackedBlock {
 Status quantize_block(const format::QbinRecord& r, uint64_t row0, uint64_t n, const float* x,
                       PackedBlock& out, std::vector<uint8_t>& codes, StageTimes* times);
 
-// Quantizes record `ri` (r.layout) a row block at a time (about chunk_bytes of f32 in flight).
+// Quantizes record `ri` (r.layout) a row block at a time (chunk_bytes of f32 each), blocks
+// spread over `threads` threads; the bytes do not depend on their number.
 Status write_quantized(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
-                       const RowSource& rows, uint64_t chunk_bytes);
+                       const RowSource& rows, uint64_t chunk_bytes, unsigned threads = 1);
 // Writes f32 values as record `ri`'s stored tensor in its dtype (F32, F16 or BF16).
 Status write_raw_f32(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
                      std::span<const float> values);

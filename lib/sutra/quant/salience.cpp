@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sutra/base/thread_pool.hpp"
 #include "sutra/quant/awq.hpp"
+#include "sutra/quant/rtn.hpp"
+#include "sutra/simd/dispatch.hpp"
 
 namespace sutra::quant {
 
@@ -38,18 +41,44 @@ std::vector<float> data_free_scales(std::span<const float> g, double threshold, 
 }
 
 double proxy_loss(const std::vector<float>& w, const QuantLayout& l, std::span<const float> g,
-                  std::span<const float> s) {
-    std::vector<float> scaled = w;
-    scale_columns(scaled, l.cols, s);
-    auto q = fake_quantize(scaled, l);
-    scale_columns(q, l.cols, s, true);
-    double e = 0;
-    for (size_t i = 0; i < w.size(); ++i) {
-        const double gc = static_cast<double>(g[i % l.cols]);
-        const double d = static_cast<double>(w[i]) - static_cast<double>(q[i]);
-        e += gc * gc * d * d;
-    }
-    return e;
+                  std::span<const float> s, unsigned threads) {
+    // Row chunks of a fixed size, summed in chunk order: the same value for every thread count.
+    constexpr uint64_t kRowsPerChunk = 32;
+    const uint64_t chunks = (l.rows + kRowsPerChunk - 1) / kRowsPerChunk;
+    std::vector<double> partial(static_cast<size_t>(chunks), 0.0);
+    std::vector<float> g2(l.cols);
+    for (uint64_t c = 0; c < l.cols; ++c)
+        g2[c] = g[c] * g[c];
+    const simd::Kernels& k = simd::active();
+    const auto one = make_layout(1, l.cols, l.bits, static_cast<uint32_t>(l.group));
+    parallel_for(static_cast<size_t>(chunks), threads, [&](size_t chunk) {
+        std::vector<float> scaled(l.cols), q(l.cols), d2(l.cols);
+        std::vector<uint8_t> codes(l.cols), zeros(l.n_groups);
+        std::vector<uint16_t> scales(l.n_groups);
+        const uint64_t r_end = std::min<uint64_t>(l.rows, (chunk + 1) * kRowsPerChunk);
+        double e = 0;
+        for (uint64_t r = chunk * kRowsPerChunk; r < r_end; ++r) {
+            const float* row = w.data() + r * l.cols;
+            for (uint64_t c = 0; c < l.cols; ++c)
+                scaled[c] = row[c] * s[c];
+            size_t bad = 0;
+            if (quantize_row_rtn(k, scaled.data(), one, codes.data(), scales.data(), zeros.data(),
+                                 &bad) == RowStatus::ok)
+                dequantize_row(k, codes.data(), scales.data(), zeros.data(), one, q.data());
+            else
+                q = scaled;  // the real quantizer reports the problem
+            for (uint64_t c = 0; c < l.cols; ++c) {
+                const float dc = row[c] - q[c] / s[c];
+                d2[c] = dc * dc;
+            }
+            e += k.dot(g2.data(), d2.data(), l.cols);
+        }
+        partial[chunk] = e;
+    });
+    double total = 0;
+    for (double v : partial)
+        total += v;
+    return total;
 }
 
 }  // namespace sutra::quant

@@ -20,7 +20,8 @@ float median_abs(std::span<const float> g);
 // Share of channels with |g_c| >= threshold * median|g| (0..1).
 double salient_share(std::span<const float> g, double threshold);
 std::vector<float> data_free_scales(std::span<const float> g, double threshold, float alpha);
+// Rows are spread over `threads` threads; the value does not depend on their number.
 double proxy_loss(const std::vector<float>& w, const QuantLayout& l, std::span<const float> g,
-                  std::span<const float> s);
+                  std::span<const float> s, unsigned threads = 1);
 
 }  // namespace sutra::quant
