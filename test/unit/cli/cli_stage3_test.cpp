@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "support/checks.hpp"
 #include "support/cli_run.hpp"
 #include "support/paths.hpp"
 #include "support/st_builder.hpp"
@@ -19,45 +20,14 @@
 
 namespace {
 
+using sutra::test::check_one_line_error;
+using sutra::test::lines;
+using sutra::test::listing;
+
 namespace fs = std::filesystem;
 using sutra::test::CliRun;
 using sutra::test::run_sutra;
 using sutra::test::TempDir;
-
-std::vector<std::string> lines(const std::string& s) {
-    std::vector<std::string> v;
-    size_t start = 0;
-    while (start < s.size()) {
-        size_t nl = s.find('\n', start);
-        if (nl == std::string::npos) nl = s.size();
-        v.push_back(s.substr(start, nl - start));
-        start = nl + 1;
-    }
-    return v;
-}
-
-std::vector<std::string> listing(const fs::path& dir) {
-    std::vector<std::string> v;
-    for (const auto& e : fs::directory_iterator(dir))
-        v.push_back(e.path().filename().string());
-    std::sort(v.begin(), v.end());
-    return v;
-}
-
-// The CLI error contract: exit 2, stdout empty, exactly one stderr line "sutra: error: ..."
-// containing every given word.
-void check_one_line_error(const CliRun& r, std::initializer_list<std::string> words) {
-    INFO("stdout: " << r.out);
-    INFO("stderr: " << r.err);
-    CHECK(r.code == 2);
-    CHECK(r.out.empty());
-    const auto ls = lines(r.err);
-    REQUIRE(ls.size() == 1);
-    CHECK(ls[0].rfind("sutra: error: ", 0) == 0);
-    CHECK(r.err.back() == '\n');
-    for (const auto& w : words)
-        CHECK_THAT(ls[0], Catch::Contains(w));
-}
 
 // Sets an environment variable for the child processes run while it lives (std::system
 // inherits this process's environment), then restores the previous value.

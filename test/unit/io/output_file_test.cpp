@@ -12,11 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "support/checks.hpp"
 #include "support/paths.hpp"
 #include "support/st_builder.hpp"
 #include "sutra/io/file.hpp"
 
 namespace {
+
+using sutra::test::listing;
 
 namespace fs = std::filesystem;
 using sutra::Errc;
@@ -25,14 +28,6 @@ using sutra::test::Bytes;
 using sutra::test::read_bytes;
 using sutra::test::TempDir;
 using sutra::test::write_text;
-
-std::vector<std::string> listing(const fs::path& dir) {
-    std::vector<std::string> v;
-    for (const auto& e : fs::directory_iterator(dir))
-        v.push_back(e.path().filename().string());
-    std::sort(v.begin(), v.end());
-    return v;
-}
 
 std::span<const uint8_t> as_bytes(const std::string& s) {
     return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "support/checks.hpp"
 #include "support/paths.hpp"
 #include "support/st_builder.hpp"
 #include "sutra/base/half.hpp"
@@ -23,6 +24,8 @@
 using namespace sutra;
 
 namespace {
+
+using sutra::test::listing;
 
 namespace fs = std::filesystem;
 using test::Bytes;
@@ -78,14 +81,6 @@ int64_t first_difference(const Bytes& a, const Bytes& b) {
     for (size_t i = 0; i < n; ++i)
         if (a[i] != b[i]) return static_cast<int64_t>(i);
     return a.size() == b.size() ? -1 : static_cast<int64_t>(n);
-}
-
-std::vector<std::string> listing(const fs::path& dir) {
-    std::vector<std::string> v;
-    for (const auto& e : fs::directory_iterator(dir))
-        v.push_back(e.path().filename().string());
-    std::sort(v.begin(), v.end());
-    return v;
 }
 
 // Overwrites element [row, col] of a 2-D tensor of the checkpoint with a NaN (or +inf).
