@@ -93,6 +93,12 @@ Result<QbinRecord> parse_record(const json& t, size_t i, const std::string& file
         return bad(file,
                    where + ": a quantized tensor must be a non-empty 2-D F32/F16/BF16 weight");
     if (r.stored.size() != 3) return bad(file, where + ": a quantized tensor has 3 stored tensors");
+    // The layout packs cols * bits bits per row: refuse a width for which that overflows (its
+    // byte counts would wrap to a few bytes while the row still has cols values to decode).
+    auto row_bits = checked_mul(r.shape[1], static_cast<uint64_t>(r.bits));
+    if (!row_bits || !checked_add(*row_bits, 7))
+        return bad(file, where + ": shape overflows (" + std::to_string(r.shape[1]) +
+                             " columns of " + std::to_string(r.bits) + " bits)");
     r.layout = quant::make_layout(r.shape[0], r.shape[1], r.bits, r.group_size);
     if (!t.contains("group_width") || !t["group_width"].is_number_unsigned() ||
         t["group_width"].get<uint64_t>() != r.layout.group)
@@ -127,11 +133,17 @@ Result<QbinFile> QbinFile::open(const std::filesystem::path& path) {
     };
     const std::string* prof = get(kProfileKey);
     const std::string* sum = get(kHeaderChecksumKey);
-    if (!prof || !sum)
+    if (!prof && !sum)
         return bad(
             file,
             "no sutra profile in __metadata__ (is it a plain safetensors file? use it as an input "
             "to `sutra quantize` instead)");
+    if (!prof || !sum)
+        return make_error(Errc::corrupt, file +
+                                             ": the sutra profile is damaged: __metadata__ has "
+                                             "no \"" +
+                                             std::string(!prof ? kProfileKey : kHeaderChecksumKey) +
+                                             "\" (re-create the .qbin with `sutra quantize`)");
 
     // Header checksum over the raw header bytes.
     const io::InputFile& f = q.ck_.files().front();
@@ -143,10 +155,11 @@ Result<QbinFile> QbinFile::open(const std::filesystem::path& path) {
     std::string header(n, '\0');
     SUTRA_TRY(
         f.read_at(8, std::span<uint8_t>(reinterpret_cast<uint8_t*>(header.data()), header.size())));
-    SUTRA_ASSIGN(
-        uint64_t computed,
-        format::header_checksum(std::string_view(reinterpret_cast<const char*>(prefix.data()), 8),
-                                header, nullptr));
+    auto checksum = format::header_checksum(
+        std::string_view(reinterpret_cast<const char*>(prefix.data()), 8), header, nullptr);
+    if (!checksum.ok())
+        return make_error(checksum.error().code, file + ": " + checksum.error().message);
+    const uint64_t computed = *checksum;
     auto stored_sum = parse_hex64(*sum);
     if (!stored_sum || *stored_sum != computed)
         return make_error(Errc::corrupt, file + ": header checksum mismatch (stored " + *sum +

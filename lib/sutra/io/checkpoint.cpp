@@ -8,6 +8,7 @@
 
 #include "sutra/base/half.hpp"
 #include "sutra/io/safetensors_header.hpp"
+#include "sutra/io/shard_index.hpp"
 #include "sutra/io/strict_json.hpp"
 #include "sutra/simd/dispatch.hpp"
 
@@ -34,22 +35,6 @@ Result<SafetensorsHeader> read_header(const InputFile& f) {
     std::vector<uint8_t> json(n);
     SUTRA_TRY(f.read_at(8, json));
     return parse_safetensors_header(json, f.size() - 8 - n, what);
-}
-
-// A shard path from the index must be a plain file name (or relative path) inside the folder.
-Result<fs::path> resolve_shard(const fs::path& dir, const std::string& name,
-                               const std::string& index) {
-    const fs::path rel(name);
-    if (name.empty() || rel.is_absolute())
-        return make_error(Errc::bad_format, index + ": shard path \"" + name +
-                                                "\" must be relative to the index's folder");
-    for (const auto& part : rel) {
-        if (part == "..")
-            return make_error(Errc::bad_format,
-                              index + ": shard path \"" + name +
-                                  "\" leaves the model folder ('..' is not allowed)");
-    }
-    return dir / rel;
 }
 
 }  // namespace
@@ -122,34 +107,22 @@ Result<Checkpoint> Checkpoint::open(const fs::path& path) {
 
     // Sharded: validate the index, then every shard header, then the cross-references.
     const std::string iname = index_path.string();
-    SUTRA_ASSIGN(nlohmann::ordered_json index,
-                 read_strict_ordered_json_file(iname, StrictJsonLimits{8, 100'000'000}));
-    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
-        return make_error(Errc::bad_format,
-                          iname + ": not a shard index (needs an object \"weight_map\")");
+    SUTRA_ASSIGN(std::string index_text,
+                 read_small_file(iname, StrictJsonLimits{kMaxIndexDepth, kMaxIndexBytes}));
+    SUTRA_ASSIGN(ShardIndex index, parse_shard_index(index_text, iname));
     const fs::path dir =
         index_path.parent_path().empty() ? fs::path(".") : index_path.parent_path();
     ck.model_dir_ = dir;
     ck.index_path_ = index_path;
 
-    std::vector<std::string> shard_names;  // in order of first appearance
-    std::unordered_map<std::string, uint32_t> shard_ids;
+    const std::vector<std::string>& shard_names = index.shards;  // in order of first appearance
     std::unordered_map<std::string, uint32_t> tensor_shard;
-    for (const auto& [tname, shard] : index["weight_map"].items()) {
-        if (!shard.is_string())
-            return make_error(Errc::bad_format,
-                              iname + ": weight_map[\"" + tname + "\"] must be a shard file name");
-        const auto& s = shard.get_ref<const std::string&>();
-        auto [it, inserted] = shard_ids.emplace(s, static_cast<uint32_t>(shard_names.size()));
-        if (inserted) shard_names.push_back(s);
-        tensor_shard.emplace(tname, it->second);
-    }
-    if (shard_names.empty())
-        return make_error(Errc::bad_format, iname + ": weight_map lists no tensors");
+    for (const auto& [tname, shard] : index.tensors)
+        tensor_shard.emplace(tname, shard);
 
     std::unordered_set<std::string> seen;
     for (uint32_t s = 0; s < shard_names.size(); ++s) {
-        SUTRA_ASSIGN(fs::path sp, resolve_shard(dir, shard_names[s], iname));
+        SUTRA_ASSIGN(fs::path sp, resolve_shard_path(dir, shard_names[s], iname));
         auto f = InputFile::open(sp);
         if (!f.ok()) {
             if (f.error().code == Errc::not_found)

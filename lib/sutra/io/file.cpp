@@ -54,9 +54,9 @@ Result<InputFile> InputFile::open(const std::filesystem::path& path) {
         return make_error(Errc::io, p + ": cannot access: " + std::strerror(err));
     }
     if (S_ISDIR(st.st_mode))
-        return make_error(Errc::bad_format, p + ": is a directory, not a file");
+        return make_error(Errc::invalid_argument, p + ": is a directory, not a file");
     if (!S_ISREG(st.st_mode))
-        return make_error(Errc::bad_format,
+        return make_error(Errc::invalid_argument,
                           p + ": is not a regular file (a FIFO, socket or device); pass a file");
     // O_NONBLOCK: the file could have been swapped for a FIFO since stat; never hang on it.
     const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);

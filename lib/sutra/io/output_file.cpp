@@ -1,6 +1,7 @@
 #include "sutra/io/output_file.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -136,17 +137,26 @@ Result<OutputFile> OutputFile::create(const fs::path& dest, bool force,
     name += ".sutra-tmp-XXXXXX";
     std::string tmpl = (dir / name).string();
     OutputFile f;
-    // Register before the file exists so that a signal between mkstemp and here cannot leak it.
+    // The cleanup signals wait while the file is created and its real name registered: one
+    // arriving in between would otherwise find the template, not the file, and leak it.
+    sigset_t block, previous;
+    sigemptyset(&block);
+    for (int s : {SIGINT, SIGTERM, SIGHUP})
+        sigaddset(&block, s);
+    ::pthread_sigmask(SIG_BLOCK, &block, &previous);
     f.slot_ = register_temp(tmpl);
     const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+    const int create_errno = errno;
+    if (fd >= 0 && f.slot_ >= 0)
+        std::memcpy(g_paths[static_cast<size_t>(f.slot_)], tmpl.c_str(), tmpl.size() + 1);
     if (fd < 0) {
         unregister_temp(f.slot_);
         f.slot_ = -1;
-        return make_error(Errc::io, dest.string() + ": cannot create a temporary file in " +
-                                        dir.string() + ": " + errno_text(errno));
     }
-    if (f.slot_ >= 0)
-        std::memcpy(g_paths[static_cast<size_t>(f.slot_)], tmpl.c_str(), tmpl.size() + 1);
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    if (fd < 0)
+        return make_error(Errc::io, dest.string() + ": cannot create a temporary file in " +
+                                        dir.string() + ": " + errno_text(create_errno));
     // mkstemp creates 0600; give the file the mode a plain open(0666) would get under the umask.
     const mode_t mask = ::umask(0);
     ::umask(mask);

@@ -95,6 +95,7 @@ class HeaderSax {
     }
     bool key(std::string& k) {
         if (depth_ == 1) {
+            if (k == "__metadata__" && saw_metadata_) return fail("duplicate key \"__metadata__\"");
             if (!names_.insert(k).second) return fail("duplicate tensor name \"" + k + "\"");
             key_ = std::move(k);
             return true;

@@ -22,11 +22,11 @@ class DomSax {
 
     bool null() { return put(json(nullptr)); }
     bool boolean(bool v) { return put(json(v)); }
-    bool number_integer(json::number_integer_t v) { return put(json(v)); }
-    bool number_unsigned(json::number_unsigned_t v) { return put(json(v)); }
-    bool number_float(json::number_float_t v, const std::string&) { return put(json(v)); }
+    bool number_integer(typename json::number_integer_t v) { return put(json(v)); }
+    bool number_unsigned(typename json::number_unsigned_t v) { return put(json(v)); }
+    bool number_float(typename json::number_float_t v, const std::string&) { return put(json(v)); }
     bool string(std::string& s) { return put(json(std::move(s))); }
-    bool binary(json::binary_t&) { return fail("binary values are not JSON"); }
+    bool binary(typename json::binary_t&) { return fail("binary values are not JSON"); }
     bool start_object(std::size_t) { return open(json::object()); }
     bool start_array(std::size_t) { return open(json::array()); }
     bool end_object() { return close(); }

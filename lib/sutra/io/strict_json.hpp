@@ -25,6 +25,9 @@ Result<nlohmann::ordered_json> parse_strict_ordered_json(std::string_view text,
                                                          const std::string& what,
                                                          StrictJsonLimits limits = {});
 
+// Reads a whole file as text; refuses one larger than limits.max_bytes.
+Result<std::string> read_small_file(const std::string& path, StrictJsonLimits limits = {});
+
 // Reads a whole file (at most limits.max_bytes) and parses it.
 Result<nlohmann::json> read_strict_json_file(const std::string& path, StrictJsonLimits limits = {});
 Result<nlohmann::ordered_json> read_strict_ordered_json_file(const std::string& path,

@@ -373,7 +373,13 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
         }
         for (size_t i = 0; i < p.tensors.size(); ++i)
             if (written[i]) done += ck.tensors()[p.tensors[i].index].nbytes;
-        SUTRA_TRY(stream_records(ck, p, records, written, w, stream, &rep.stages, progress, done));
+        if (auto st =
+                stream_records(ck, p, records, written, w, stream, &rep.stages, progress, done);
+            !st.ok()) {
+            // An input changed under us explains any error its new bytes caused: say so.
+            SUTRA_TRY(ck.check_unchanged());
+            return st.error();
+        }
         if (progress) progress->on_stage_end();
         SUTRA_TRY(ck.check_unchanged());
         SUTRA_TRY(w.finish());

@@ -18,6 +18,7 @@
 #include "support/checks.hpp"
 #include "support/cli_run.hpp"
 #include "support/paths.hpp"
+#include "support/process.hpp"
 #include "support/st_builder.hpp"
 
 using namespace sutra;
@@ -25,62 +26,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using test::has_temp;
 using test::listing;
-
-// `sutra ARGS...` started in the background, stdout/stderr to files in `logs`; with a file
-// size limit when fsize_limit > 0.
-pid_t start_sutra(const std::vector<std::string>& args, const fs::path& logs,
-                  rlim_t fsize_limit = 0) {
-    const pid_t pid = ::fork();
-    if (pid != 0) return pid;
-    if (fsize_limit > 0) {
-        struct rlimit rl {
-            fsize_limit, fsize_limit
-        };
-        ::setrlimit(RLIMIT_FSIZE, &rl);
-    }
-    const int out = ::open((logs / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = ::open((logs / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int in = ::open("/dev/null", O_RDONLY);
-    ::dup2(in, 0);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    std::vector<std::string> all = {SUTRA_BINARY};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(SUTRA_BINARY, argv.data());
-    ::_exit(127);
-}
-
-test::CliRun wait_sutra(pid_t pid, const fs::path& logs) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    test::CliRun r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    const auto o = test::read_bytes(logs / "stdout");
-    const auto e = test::read_bytes(logs / "stderr");
-    r.out.assign(o.begin(), o.end());
-    r.err.assign(e.begin(), e.end());
-    return r;
-}
-
-bool has_temp(const fs::path& dir) {
-    for (const auto& name : listing(dir))
-        if (name.find(".sutra-tmp-") != std::string::npos) return true;
-    return false;
-}
-
-// A 32 MB F32 checkpoint: long enough to quantize (one thread, scalar kernels) that a signal
-// sent when the temporary output appears lands mid-write.
-void write_big_model(const fs::path& p) {
-    test::StBuilder b;
-    b.f32_filled("model.layers.0.mlp.up_proj.weight", {2048, 4096});
-    b.f32("model.norm.weight", {4}, {1, 1, 1, 1});
-    b.write(p);
-}
+using test::start_sutra;
+using test::wait_sutra;
 
 const test::Bytes kOld = {'o', 'l', 'd', ' ', 'f', 'i', 'l', 'e'};
 
@@ -147,7 +96,7 @@ TEST_CASE("a missing or read-only output folder is refused before any work", "[f
 
 TEST_CASE("SIGINT, SIGTERM and SIGKILL mid-write leave nothing half-written", "[faults]") {
     test::TempDir d, out, logs;
-    write_big_model(d / "m.safetensors");
+    test::write_big_model(d / "m.safetensors");
     for (int sig : {SIGINT, SIGTERM, SIGKILL}) {
         for (bool older : {false, true}) {
             INFO("signal " << sig << (older ? " over an older file" : " into an empty folder"));
@@ -163,6 +112,7 @@ TEST_CASE("SIGINT, SIGTERM and SIGKILL mid-write leave nothing half-written", "[
             while (!(writing = has_temp(out.path())) &&
                    std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30))
                 std::this_thread::sleep_for(std::chrono::microseconds(200));
+            if (!writing) ::kill(pid, SIGKILL);
             REQUIRE(writing);
             ::kill(pid, sig);
             const auto r = wait_sutra(pid, logs.path());

@@ -158,8 +158,8 @@ TEST_CASE("checkpoint: folder problems", "[io][checkpoint]") {
     }
     SECTION("a folder named like a .safetensors file") {
         fs::create_directory(tmp / "model.safetensors");
-        SUTRA_REQUIRE_ERROR(Checkpoint::open(tmp.path()), Errc::bad_format, "model.safetensors",
-                            "directory");
+        SUTRA_REQUIRE_ERROR(Checkpoint::open(tmp.path()), Errc::invalid_argument,
+                            "model.safetensors", "directory");
         SUTRA_REQUIRE_ERROR(Checkpoint::open(tmp / "model.safetensors"), Errc::not_found,
                             "no *.safetensors");
     }
@@ -447,27 +447,28 @@ TEST_CASE("checkpoint: inputs that are not regular files are refused", "[io][che
     SECTION("a FIFO (must not hang)") {
         const fs::path fifo = tmp / "pipe.safetensors";
         REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
-        SUTRA_REQUIRE_ERROR(Checkpoint::open(fifo), Errc::bad_format, "pipe.safetensors",
+        SUTRA_REQUIRE_ERROR(Checkpoint::open(fifo), Errc::invalid_argument, "pipe.safetensors",
                             "not a regular file");
     }
     SECTION("a FIFO as the only .safetensors of a folder") {
         REQUIRE(::mkfifo((tmp / "pipe.safetensors").c_str(), 0644) == 0);
-        SUTRA_REQUIRE_ERROR(Checkpoint::open(tmp.path()), Errc::bad_format, "not a regular file");
+        SUTRA_REQUIRE_ERROR(Checkpoint::open(tmp.path()), Errc::invalid_argument,
+                            "not a regular file");
     }
     SECTION("a FIFO as the index") {
         REQUIRE(::mkfifo((tmp / kIndex).c_str(), 0644) == 0);
-        SUTRA_REQUIRE_ERROR(Checkpoint::open(tmp.path()), Errc::bad_format, kIndex,
+        SUTRA_REQUIRE_ERROR(Checkpoint::open(tmp.path()), Errc::invalid_argument, kIndex,
                             "not a regular file");
     }
     SECTION("a FIFO as a shard") {
         make_sharded(tmp.path());
         fs::remove(tmp / kShard2);
         REQUIRE(::mkfifo((tmp / kShard2).c_str(), 0644) == 0);
-        SUTRA_REQUIRE_ERROR(Checkpoint::open(tmp.path()), Errc::bad_format, kShard2,
+        SUTRA_REQUIRE_ERROR(Checkpoint::open(tmp.path()), Errc::invalid_argument, kShard2,
                             "not a regular file");
     }
     SECTION("/dev/zero") {
-        SUTRA_REQUIRE_ERROR(Checkpoint::open("/dev/zero"), Errc::bad_format, "/dev/zero",
+        SUTRA_REQUIRE_ERROR(Checkpoint::open("/dev/zero"), Errc::invalid_argument, "/dev/zero",
                             "not a regular file");
     }
     SECTION("a dangling symlink") {

@@ -77,6 +77,6 @@ TEST_CASE("strict json: files", "[io][json]") {
                         Errc::too_large, "a.json");
     SUTRA_REQUIRE_ERROR(sutra::io::read_strict_json_file((tmp / "none.json").string()),
                         Errc::not_found, "none.json");
-    SUTRA_REQUIRE_ERROR(sutra::io::read_strict_json_file(tmp.path().string()), Errc::bad_format,
-                        "directory");
+    SUTRA_REQUIRE_ERROR(sutra::io::read_strict_json_file(tmp.path().string()),
+                        Errc::invalid_argument, "directory");
 }
