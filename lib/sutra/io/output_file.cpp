@@ -1,14 +1,15 @@
 #include "sutra/io/output_file.hpp"
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -134,30 +135,34 @@ Result<OutputFile> OutputFile::create(const fs::path& dest, bool force,
     std::string name =
         ".";  // built piecewise: GCC 12 warns falsely (-Wrestrict) on "." + s + "..."
     name += dest.filename().string();
-    name += ".sutra-tmp-XXXXXX";
-    std::string tmpl = (dir / name).string();
+    name += ".sutra-tmp-";
     OutputFile f;
-    // The cleanup signals wait while the file is created and its real name registered: one
-    // arriving in between would otherwise find the template, not the file, and leak it.
-    sigset_t block, previous;
-    sigemptyset(&block);
-    for (int s : {SIGINT, SIGTERM, SIGHUP})
-        sigaddset(&block, s);
-    ::pthread_sigmask(SIG_BLOCK, &block, &previous);
-    f.slot_ = register_temp(tmpl);
-    const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-    const int create_errno = errno;
-    if (fd >= 0 && f.slot_ >= 0)
-        std::memcpy(g_paths[static_cast<size_t>(f.slot_)], tmpl.c_str(), tmpl.size() + 1);
-    if (fd < 0) {
-        unregister_temp(f.slot_);
-        f.slot_ = -1;
+    // The temporary's full name is registered for the signal handler before the file is
+    // created (O_EXCL), so a signal at any moment — handled by any thread — finds the real
+    // name, never a template.
+    static std::atomic<uint64_t> counter{0};
+    std::string tmpl;
+    int fd = -1, create_errno = 0;
+    for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+        const uint64_t salt =
+            (static_cast<uint64_t>(::getpid()) << 32) ^ counter.fetch_add(1) ^
+            static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+        char suffix[17];
+        std::snprintf(suffix, sizeof suffix, "%016llx", static_cast<unsigned long long>(salt));
+        tmpl = (dir / (name + suffix)).string();
+        f.slot_ = register_temp(tmpl);
+        fd = ::open(tmpl.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        create_errno = errno;
+        if (fd < 0) {
+            unregister_temp(f.slot_);
+            f.slot_ = -1;
+            if (create_errno != EEXIST) break;
+        }
     }
-    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     if (fd < 0)
         return make_error(Errc::io, dest.string() + ": cannot create a temporary file in " +
                                         dir.string() + ": " + errno_text(create_errno));
-    // mkstemp creates 0600; give the file the mode a plain open(0666) would get under the umask.
+    // Created 0600; give the file the mode a plain open(0666) would get under the umask.
     const mode_t mask = ::umask(0);
     ::umask(mask);
     ::fchmod(fd, 0666 & ~mask);

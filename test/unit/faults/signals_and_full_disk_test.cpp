@@ -101,6 +101,7 @@ TEST_CASE("SIGINT, SIGTERM and SIGKILL mid-write leave nothing half-written", "[
         for (bool older : {false, true}) {
             INFO("signal " << sig << (older ? " over an older file" : " into an empty folder"));
             const fs::path dest = out / "q.qbin";
+            REQUIRE(listing(out.path()).empty());  // every round starts clean
             if (older) test::write_bytes(dest, kOld);
             const pid_t pid = start_sutra(
                 {"--threads", "1", "--isa", "scalar", "quantize", (d / "m.safetensors").string(),
