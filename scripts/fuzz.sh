@@ -70,7 +70,7 @@ if [ "$merge" = 1 ]; then
         cp "$f" "$fresh"/
       fi
     done
-    "$build/bin/fuzz_$t" -merge=1 -use_counters=0 -max_len="$(max_len "$t")" -rss_limit_mb=2048 \
+    "$build/bin/fuzz_$t" -set_cover_merge=1 -use_counters=0 -max_len="$(max_len "$t")" -rss_limit_mb=2048 \
       -timeout=10 "$fresh" "$found" "$build/corpus/$t" 2>"$build/merge-$t.log" ||
       { tail -n 20 "$build/merge-$t.log"; exit 1; }
     find "$src" -maxdepth 1 -type f ! -name 'crash-*' -delete
