@@ -49,9 +49,9 @@ format::QbinRecord quantized(std::vector<uint64_t> shape, int bits, uint32_t gro
 }  // namespace
 
 TEST_CASE("qbin reader: a width whose packed row size overflows is refused", "[format][fuzz]") {
-    // Found by fuzz_qbin (test/fuzz/corpus/qbin/crash-q8-row-width-2p61): 2^61 columns of 8
-    // bits wrap the packed row size to 0 bytes, so a 3-byte data section described a
-    // 2^61-value weight and read_rows_f32 tried to allocate 2^61 bytes of codes.
+    // Caught by fuzz_qbin's invariant (test/fuzz/corpus/qbin/crash-q8-row-width-2p61): 2^61
+    // columns of 8 bits wrap the packed row size to 0 bytes, so a 3-byte data section
+    // described a 2^61-value weight and read_rows_f32 tried to allocate 2^61 bytes of codes.
     test::TempDir d;
     // Widths for which cols * bits is 2^64 + 2, 2^64 and 2^64: the packed row wraps to 1, 0, 0
     // bytes.
