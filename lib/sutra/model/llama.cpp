@@ -230,6 +230,24 @@ void attention(const LlamaConfig& c, const float* q, const float* keys, const fl
     }
 }
 
+// q [T, q_width], k and v [T, kv_width] from the normalised block input xn [T, hidden]: the
+// projections with their biases, then (qwen3) the per-head RMSNorm of q and k, then rotary
+// embeddings on q and k at positions first_position...
+void project_qkv(const LlamaConfig& c, const BlockWeights& w, const std::vector<float>& inv_freq,
+                 const float* xn, int64_t T, int64_t first_position, float* q, float* k, float* v) {
+    const int64_t H = c.hidden_size, qw = c.q_width(), kvw = c.kv_width(), d = c.head_dim;
+    linear(xn, T, H, w.q.data(), qw, w.q_bias, q);
+    linear(xn, T, H, w.k.data(), kvw, w.k_bias, k);
+    linear(xn, T, H, w.v.data(), kvw, w.v_bias, v);
+    if (!w.q_norm.empty()) {
+        // In place: each head row's sum of squares is taken before the row is written.
+        rms_norm(q, w.q_norm.data(), q, T * c.num_attention_heads, d, c.rms_norm_eps);
+        rms_norm(k, w.k_norm.data(), k, T * c.num_key_value_heads, d, c.rms_norm_eps);
+    }
+    apply_rope(q, T, c.num_attention_heads, d, first_position, inv_freq);
+    apply_rope(k, T, c.num_key_value_heads, d, first_position, inv_freq);
+}
+
 void add_into(float* x, const float* y, size_t n) {
     for (size_t i = 0; i < n; ++i)
         x[i] += y[i];
@@ -243,8 +261,8 @@ const char* kLinearSuffix[] = {"self_attn.q_proj", "self_attn.k_proj", "self_att
 
 uint64_t BlockWeights::bytes() const {
     uint64_t n = 0;
-    for (const auto* t :
-         {&input_norm, &q, &k, &v, &o, &q_bias, &k_bias, &v_bias, &post_norm, &gate, &up, &down}) {
+    for (const auto* t : {&input_norm, &q, &k, &v, &o, &q_bias, &k_bias, &v_bias, &o_bias, &q_norm,
+                          &k_norm, &post_norm, &gate, &up, &down}) {
         n += t->size() * sizeof(float);
     }
     return n;
@@ -269,8 +287,19 @@ Result<Llama> Llama::create(const LlamaConfig& config, const WeightSource& weigh
                           "Llama config is incomplete or inconsistent (use parse_llama_config)");
     }
 
-    auto check = [&](const std::string& name, const std::vector<uint64_t>& expected,
-                     bool required) -> Status {
+    // required: must be there; else must not be there when `forbidden` (a tensor the config
+    // does not imply), and is checked for its shape when present.
+    auto check = [&](const std::string& name, const std::vector<uint64_t>& expected, bool required,
+                     bool forbidden = false) -> Status {
+        if (!required && forbidden && weights.has(name)) {
+            return make_error(Errc::bad_format,
+                              "tensor '" + name + "' is in the weights, but a " + c.model_type +
+                                  " model with this config.json has no such tensor (biases "
+                                  "follow attention_bias for llama and qwen3; qwen2 has q/k/v "
+                                  "biases only, mistral none; q/k norms are qwen3's); "
+                                  "transformers would ignore it. Fix config.json or the weights "
+                                  "so that they belong together");
+        }
         if (!weights.has(name)) {
             if (!required) return {};
             return make_error(Errc::not_found, "tensor '" + name + "' is missing; a " +
@@ -294,12 +323,17 @@ Result<Llama> Llama::create(const LlamaConfig& config, const WeightSource& weigh
         SUTRA_TRY(check(layer_tensor(l, "self_attn.k_proj.weight"), dims(c.kv_width(), h), true));
         SUTRA_TRY(check(layer_tensor(l, "self_attn.v_proj.weight"), dims(c.kv_width(), h), true));
         SUTRA_TRY(check(layer_tensor(l, "self_attn.o_proj.weight"), dims(h, c.q_width()), true));
+        SUTRA_TRY(check(layer_tensor(l, "self_attn.q_proj.bias"), dims(c.q_width()),
+                        c.attention_bias, true));
+        SUTRA_TRY(check(layer_tensor(l, "self_attn.k_proj.bias"), dims(c.kv_width()),
+                        c.attention_bias, true));
+        SUTRA_TRY(check(layer_tensor(l, "self_attn.v_proj.bias"), dims(c.kv_width()),
+                        c.attention_bias, true));
+        SUTRA_TRY(check(layer_tensor(l, "self_attn.o_proj.bias"), dims(h), c.o_bias, true));
         SUTRA_TRY(
-            check(layer_tensor(l, "self_attn.q_proj.bias"), dims(c.q_width()), c.attention_bias));
+            check(layer_tensor(l, "self_attn.q_norm.weight"), dims(c.head_dim), c.qk_norm, true));
         SUTRA_TRY(
-            check(layer_tensor(l, "self_attn.k_proj.bias"), dims(c.kv_width()), c.attention_bias));
-        SUTRA_TRY(
-            check(layer_tensor(l, "self_attn.v_proj.bias"), dims(c.kv_width()), c.attention_bias));
+            check(layer_tensor(l, "self_attn.k_norm.weight"), dims(c.head_dim), c.qk_norm, true));
         SUTRA_TRY(check(layer_tensor(l, "post_attention_layernorm.weight"), dims(h), true));
         SUTRA_TRY(
             check(layer_tensor(l, "mlp.gate_proj.weight"), dims(c.intermediate_size, h), true));
@@ -308,8 +342,19 @@ Result<Llama> Llama::create(const LlamaConfig& config, const WeightSource& weigh
             check(layer_tensor(l, "mlp.down_proj.weight"), dims(h, c.intermediate_size), true));
     }
     SUTRA_TRY(check("model.norm.weight", dims(h), true));
-    m.has_lm_head_ = weights.has("lm_head.weight");
-    SUTRA_TRY(check("lm_head.weight", dims(c.vocab_size, h), false));
+    // Tied: the head is the embedding table (transformers ties lm_head to it, whatever the file
+    // holds). Untied: lm_head.weight is required (transformers would initialise a missing one
+    // at random).
+    m.has_lm_head_ = !c.tie_word_embeddings;
+    if (!c.tie_word_embeddings && !weights.has("lm_head.weight")) {
+        return make_error(Errc::not_found,
+                          "tensor 'lm_head.weight' is missing and config.json has "
+                          "tie_word_embeddings false; set tie_word_embeddings true if the head "
+                          "shares model.embed_tokens.weight");
+    }
+    if (m.has_lm_head_) {
+        SUTRA_TRY(check("lm_head.weight", dims(c.vocab_size, h), true));
+    }
     m.inv_freq_ = rope_frequencies(c);
     m.kept_blocks_.resize(static_cast<size_t>(c.num_hidden_layers));
     return m;
@@ -400,14 +445,17 @@ Result<std::shared_ptr<const BlockWeights>> Llama::block_weights(int layer) {
     SUTRA_ASSIGN(w->k, load_checked(t("self_attn.k_proj.weight"), dims(c.kv_width(), h)));
     SUTRA_ASSIGN(w->v, load_checked(t("self_attn.v_proj.weight"), dims(c.kv_width(), h)));
     SUTRA_ASSIGN(w->o, load_checked(t("self_attn.o_proj.weight"), dims(h, c.q_width())));
-    if (weights_->has(t("self_attn.q_proj.bias"))) {
+    if (c.attention_bias) {
         SUTRA_ASSIGN(w->q_bias, load_checked(t("self_attn.q_proj.bias"), dims(c.q_width())));
-    }
-    if (weights_->has(t("self_attn.k_proj.bias"))) {
         SUTRA_ASSIGN(w->k_bias, load_checked(t("self_attn.k_proj.bias"), dims(c.kv_width())));
-    }
-    if (weights_->has(t("self_attn.v_proj.bias"))) {
         SUTRA_ASSIGN(w->v_bias, load_checked(t("self_attn.v_proj.bias"), dims(c.kv_width())));
+    }
+    if (c.o_bias) {
+        SUTRA_ASSIGN(w->o_bias, load_checked(t("self_attn.o_proj.bias"), dims(h)));
+    }
+    if (c.qk_norm) {
+        SUTRA_ASSIGN(w->q_norm, load_checked(t("self_attn.q_norm.weight"), dims(c.head_dim)));
+        SUTRA_ASSIGN(w->k_norm, load_checked(t("self_attn.k_norm.weight"), dims(c.head_dim)));
     }
     SUTRA_ASSIGN(w->post_norm, load_checked(t("post_attention_layernorm.weight"), dims(h)));
     SUTRA_ASSIGN(w->gate, load_checked(t("mlp.gate_proj.weight"), dims(c.intermediate_size, h)));
@@ -437,6 +485,7 @@ Status Llama::run_block(const BlockWeights& w, Activations& x, KvCache* cache) c
     const int64_t kvw = c.kv_width();
     const int64_t I = c.intermediate_size;
     // Weights may come from a caller (e.g. a block being quantized): check every size.
+    // Biases may be empty (none); the q/k norms must be there exactly for qwen3.
     const struct {
         const std::vector<float>& v;
         int64_t n;
@@ -450,6 +499,9 @@ Status Llama::run_block(const BlockWeights& w, Activations& x, KvCache* cache) c
                  {w.q_bias, qw, true, "q_proj.bias"},
                  {w.k_bias, kvw, true, "k_proj.bias"},
                  {w.v_bias, kvw, true, "v_proj.bias"},
+                 {w.o_bias, H, true, "o_proj.bias"},
+                 {w.q_norm, c.qk_norm ? d : 0, false, "q_norm"},
+                 {w.k_norm, c.qk_norm ? d : 0, false, "k_norm"},
                  {w.post_norm, H, false, "post_attention_layernorm"},
                  {w.gate, I * H, false, "gate_proj"},
                  {w.up, I * H, false, "up_proj"},
@@ -472,13 +524,9 @@ Status Llama::run_block(const BlockWeights& w, Activations& x, KvCache* cache) c
     std::vector<float> q(static_cast<size_t>(T * qw)), k(static_cast<size_t>(T * kvw)),
         v(static_cast<size_t>(T * kvw));
     observe(0, hbuf.data(), H);
-    linear(hbuf.data(), T, H, w.q.data(), qw, w.q_bias, q.data());
     observe(1, hbuf.data(), H);
-    linear(hbuf.data(), T, H, w.k.data(), kvw, w.k_bias, k.data());
     observe(2, hbuf.data(), H);
-    linear(hbuf.data(), T, H, w.v.data(), kvw, w.v_bias, v.data());
-    apply_rope(q.data(), T, c.num_attention_heads, d, x.first_position, inv_freq_);
-    apply_rope(k.data(), T, c.num_key_value_heads, d, x.first_position, inv_freq_);
+    project_qkv(c, w, inv_freq_, hbuf.data(), T, x.first_position, q.data(), k.data(), v.data());
 
     const float* keys = k.data();
     const float* values = v.data();
@@ -511,7 +559,7 @@ Status Llama::run_block(const BlockWeights& w, Activations& x, KvCache* cache) c
     std::vector<float> attn(static_cast<size_t>(T * qw));
     attention(c, q.data(), keys, values, T, S, x.first_position, key_pos0, attn.data());
     observe(3, attn.data(), qw);
-    linear(attn.data(), T, qw, w.o.data(), H, {}, hbuf.data());
+    linear(attn.data(), T, qw, w.o.data(), H, w.o_bias, hbuf.data());
     add_into(x.data.data(), hbuf.data(), hbuf.size());
 
     // SwiGLU MLP.
@@ -558,13 +606,9 @@ void Llama::attention_sublayer(const BlockWeights& w, const float* xn, int64_t T
     const int64_t H = c.hidden_size, qw = c.q_width(), kvw = c.kv_width();
     std::vector<float> q(static_cast<size_t>(T * qw)), k(static_cast<size_t>(T * kvw)),
         v(static_cast<size_t>(T * kvw)), attn(static_cast<size_t>(T * qw));
-    linear(xn, T, H, w.q.data(), qw, w.q_bias, q.data());
-    linear(xn, T, H, w.k.data(), kvw, w.k_bias, k.data());
-    linear(xn, T, H, w.v.data(), kvw, w.v_bias, v.data());
-    apply_rope(q.data(), T, c.num_attention_heads, c.head_dim, first_position, inv_freq_);
-    apply_rope(k.data(), T, c.num_key_value_heads, c.head_dim, first_position, inv_freq_);
+    project_qkv(c, w, inv_freq_, xn, T, first_position, q.data(), k.data(), v.data());
     attention(c, q.data(), k.data(), v.data(), T, T, first_position, first_position, attn.data());
-    linear(attn.data(), T, qw, w.o.data(), H, {}, out);
+    linear(attn.data(), T, qw, w.o.data(), H, w.o_bias, out);
     if (attn_in) std::copy(attn.begin(), attn.end(), attn_in);
 }
 

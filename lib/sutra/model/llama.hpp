@@ -1,13 +1,16 @@
 #pragma once
-// F32 forward pass of the Llama family (llama, mistral, qwen2), run block by block.
+// F32 forward pass of the Llama family (llama, mistral, qwen2, qwen3), run block by block.
 //
 //   x = embed_tokens[ids]                                     [T, hidden]
 //   per block:  h = rmsnorm(x) * input_layernorm
-//               q,k,v = h W{q,k,v}^T (+ bias); rotary on q, k (rotate_half: pairs (i, i+d/2))
-//               x += softmax(q k^T / sqrt(d) + causal mask) v  Wo^T   (grouped-query heads)
+//               q,k,v = h W{q,k,v}^T (+ bias)
+//               qwen3: q, k = rmsnorm per head of width d (* q_norm, * k_norm)
+//               rotary on q, k (rotate_half: pairs (i, i+d/2))
+//               x += softmax(q k^T / sqrt(d) + causal mask) v  Wo^T (+ o bias)  (GQA heads;
+//                    mistral: keys with q_pos - k_pos < sliding_window only)
 //               h = rmsnorm(x) * post_attention_layernorm
 //               x += (silu(h Wgate^T) * (h Wup^T)) Wdown^T
-//   logits = (rmsnorm(x) * model.norm) W_lm^T   (W_lm = embed_tokens when lm_head is absent)
+//   logits = (rmsnorm(x) * model.norm) W_lm^T   (W_lm = embed_tokens when tie_word_embeddings)
 //
 // A whole sequence is processed at once (prefill: [T, hidden] matrices, cblas_sgemm), or one
 // or more tokens at a time after earlier ones when a KvCache is given. Weights come only from
@@ -56,10 +59,11 @@ struct KvCache {
 };
 
 // One decoder block's tensors as f32, in checkpoint layout ([out, in] for linears). Biases
-// are empty when the checkpoint has none.
+// are empty when the config implies none; q_norm / k_norm ([head_dim]) only for qwen3.
 struct BlockWeights {
     int layer = -1;
-    std::vector<float> input_norm, q, k, v, o, q_bias, k_bias, v_bias;
+    std::vector<float> input_norm, q, k, v, o, q_bias, k_bias, v_bias, o_bias;
+    std::vector<float> q_norm, k_norm;
     std::vector<float> post_norm, gate, up, down;
     uint64_t bytes() const;
 };
@@ -88,7 +92,9 @@ struct LlamaOptions {
 class Llama {
   public:
     // Checks that every tensor the config implies is present with the right shape (bad_format
-    // naming the tensor, its shape and the expected one). `weights` must outlive the model.
+    // naming the tensor, its shape and the expected one), and that no bias or q/k norm the
+    // config does not imply is there (bad_format: config.json and weights disagree, and either
+    // reading would be a guess). `weights` must outlive the model.
     static Result<Llama> create(const LlamaConfig& config, const WeightSource& weights,
                                 LlamaOptions options = {});
 
@@ -127,10 +133,10 @@ class Llama {
     // Sub-layers of a block, for searches over modified weights (AWQ). `xn` is the normalised
     // input [T, hidden] of one sequence whose first row is at `first_position`; `out` receives
     // the sub-layer's output [T, hidden], without the residual. No KV cache, no observer.
-    // attention_sublayer: o_proj(attention(q, k, v)); `attn_in` (optional) receives o_proj's
-    // input [T, q_width]. mlp_sublayer: down(silu(gate) * up); `act` (optional) receives
-    // down_proj's input [T, intermediate]. The weights' sizes must match the config (run_block
-    // checks them).
+    // attention_sublayer: o_proj(attention(q, k, v)) with the block's biases and q/k norms;
+    // `attn_in` (optional) receives o_proj's input [T, q_width]. mlp_sublayer: down(silu(gate) *
+    // up); `act` (optional) receives down_proj's input [T, intermediate]. The weights' sizes must
+    // match the config (run_block checks them).
     void attention_sublayer(const BlockWeights& w, const float* xn, int64_t T,
                             int64_t first_position, float* out, float* attn_in = nullptr) const;
     void mlp_sublayer(const BlockWeights& w, const float* xn, int64_t T, float* out,

@@ -106,6 +106,16 @@ Result<AwqBlockResult> awq_block(const model::Llama& llama, const BlockWeights& 
                                  const BlockQuant& q, const AwqOptions& opt) {
     if (opt.grid < 1)
         return make_error(Errc::invalid_argument, "AWQ grid must have at least one point");
+    if (opt.alpha && !(*opt.alpha >= 0.0f && *opt.alpha <= 1.0f))
+        return make_error(Errc::invalid_argument, "AWQ alpha must be in [0, 1]");
+    // The alphas evaluated: the grid, or 0 (for loss_plain) and the forced one.
+    std::vector<float> alphas;
+    if (opt.alpha) {
+        alphas = {0.0f, *opt.alpha};
+    } else {
+        for (int step = 0; step < opt.grid; ++step)
+            alphas.push_back(static_cast<float>(step) / static_cast<float>(opt.grid));
+    }
     const model::SingleThreadedBlas single_threaded;
     const auto& c = llama.config();
     const int64_t H = c.hidden_size, I = c.intermediate_size, QW = c.q_width();
@@ -180,10 +190,10 @@ Result<AwqBlockResult> awq_block(const model::Llama& llama, const BlockWeights& 
 
         // Every alpha on its own copy of the weights, in parallel; the first minimum wins, as
         // in a sequential search, so the choice does not depend on the thread count.
-        std::vector<double> losses(static_cast<size_t>(opt.grid));
-        std::vector<std::vector<float>> trial_scales(static_cast<size_t>(opt.grid));
-        parallel_for(static_cast<size_t>(opt.grid), opt.threads, [&](size_t step) {
-            const float alpha = static_cast<float>(step) / static_cast<float>(opt.grid);
+        std::vector<double> losses(alphas.size());
+        std::vector<std::vector<float>> trial_scales(alphas.size());
+        parallel_for(alphas.size(), opt.threads, [&](size_t step) {
+            const float alpha = alphas[step];
             auto s = quant::awq_scales(*g.x_mean, w_mean, alpha);
             BlockWeights trial = w;
             for (int i : g.linears) {
@@ -201,10 +211,10 @@ Result<AwqBlockResult> awq_block(const model::Llama& llama, const BlockWeights& 
         std::vector<float> best_s;
         rep.loss_plain = losses[0];
         for (size_t step = 0; step < losses.size(); ++step) {
-            if (losses[step] < best) {
+            if (losses[step] < best || (opt.alpha && step == 1)) {
                 best = losses[step];
                 best_s = trial_scales[step];
-                rep.best_alpha = static_cast<float>(step) / static_cast<float>(opt.grid);
+                rep.best_alpha = alphas[step];
             }
         }
         rep.searched = true;

@@ -7,8 +7,12 @@
 // original (before quantization) up to float rounding.
 //
 // Scaling groups (as in llm-awq / AutoAWQ):
-//   qkv:     q, k, v after input_layernorm          loss: self-attention output (o_proj included)
-//   o:       o after v (only when v's output width equals o's input width, i.e. no GQA)
+//   qkv:     q, k, v after input_layernorm          loss: self-attention output (o_proj included;
+//                                                   for qwen3 the q/k norms too: they act on
+//                                                   q and k after the projection, so folding
+//                                                   1/s into input_layernorm stays exact)
+//   o:       o after v (only when v's output width equals o's input width, i.e. no GQA, and v
+//            has no bias; v has no norm in any family, so folding into v's rows is exact)
 //                                                   loss: o_proj output
 //   gate_up: gate, up after post_attention_layernorm loss: MLP output (down_proj included)
 //   down:    down after up                          loss: down_proj output
@@ -16,6 +20,7 @@
 // linears quantized (and scaled back) and everything else in full precision.
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +35,9 @@ struct AwqOptions {
     int grid = 20;             // alpha = 0, 1/grid, ..., (grid-1)/grid
     bool duo_scaling = false;  // s = x^alpha / w^(1-alpha) instead of x^alpha
     bool clip = true;          // per-group clipping search (never for q and k)
+    // When set (in [0, 1]), no search: every group takes this alpha (ablations, and tests of
+    // the folding: with clip off the result is the exact transform of the block).
+    std::optional<float> alpha;
     quant::ClipOptions clip_options;
     // Threads for the search: alphas (and clipping rows) are evaluated in parallel, each on
     // its own copy of the weights; the choice is the same for every thread count.

@@ -153,23 +153,46 @@ TEST_CASE("llama: the observer sees the input of every linear", "[model][llama]"
     CHECK(worst < 1e-5f);
 }
 
-TEST_CASE("llama: tied embedding when lm_head.weight is absent", "[model][llama]") {
-    const auto cfg = fx::tiny_config();
-    auto tied = fx::tiny_weights(cfg);
-    tied.erase("lm_head.weight");
-    auto untied = fx::tiny_weights(cfg);
+TEST_CASE("llama: tie_word_embeddings decides the head; an untied model needs lm_head.weight",
+          "[model][llama]") {
+    auto cfg = fx::tiny_config();
+    cfg.tie_word_embeddings = true;
+    const auto tied = fx::tiny_weights(cfg);
+    REQUIRE_FALSE(tied.has("lm_head.weight"));
+    auto untied_cfg = fx::tiny_config();
+    auto untied = fx::tiny_weights(untied_cfg);
     untied.data("lm_head.weight") = untied.data("model.embed_tokens.weight");
+    // Tied with a (different) lm_head.weight in the file: the embedding is the head, as in
+    // transformers, which ties lm_head to it.
+    auto tied_with_head = fx::tiny_weights(untied_cfg);
     for (bool keep : {false, true}) {
         auto a = Llama::create(cfg, tied, LlamaOptions{.keep_weights = keep});
-        auto b = Llama::create(cfg, untied, LlamaOptions{.keep_weights = keep});
+        auto b = Llama::create(untied_cfg, untied, LlamaOptions{.keep_weights = keep});
+        auto c = Llama::create(cfg, tied_with_head, LlamaOptions{.keep_weights = keep});
+        auto d = Llama::create(untied_cfg, tied_with_head, LlamaOptions{.keep_weights = keep});
         REQUIRE(a.ok());
         REQUIRE(b.ok());
+        REQUIRE(c.ok());
+        REQUIRE(d.ok());
         auto la = a->forward(kPrompt);
         auto lb = b->forward(kPrompt);
+        auto lc = c->forward(kPrompt);
+        auto ld = d->forward(kPrompt);
         REQUIRE(la.ok());
         REQUIRE(lb.ok());
+        REQUIRE(lc.ok());
+        REQUIRE(ld.ok());
         CHECK(*la == *lb);
+        CHECK(*lc == *la);
+        CHECK(max_abs_diff(*ld, *lc) > 1e-3f);  // untied: its own lm_head
     }
+    auto missing = fx::tiny_weights(untied_cfg);
+    missing.erase("lm_head.weight");
+    auto r = Llama::create(untied_cfg, missing);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::not_found);
+    CHECK(contains(r.error().message, "lm_head.weight"));
+    CHECK(contains(r.error().message, "tie_word_embeddings"));
 }
 
 TEST_CASE("llama: attention biases change the output; missing ones are an error",
@@ -208,6 +231,19 @@ TEST_CASE("llama: attention biases change the output; missing ones are an error"
     auto missing = Llama::create(cfg, nob);
     REQUIRE_FALSE(missing.ok());
     CHECK(contains(missing.error().message, "model.layers.0.self_attn.q_proj.bias"));
+
+    // Biases the config does not imply are refused rather than guessed at.
+    auto stray = Llama::create(cfg_nob, w);
+    REQUIRE_FALSE(stray.ok());
+    CHECK(stray.error().code == Errc::bad_format);
+    CHECK(contains(stray.error().message, "model.layers.0.self_attn.q_proj.bias"));
+    auto with_o = nob;
+    with_o.put(Llama::layer_tensor(1, "self_attn.o_proj.bias"),
+               {static_cast<uint64_t>(cfg.hidden_size)},
+               std::vector<float>(static_cast<size_t>(cfg.hidden_size), 0.5f));
+    auto stray_o = Llama::create(cfg_nob, with_o);
+    REQUIRE_FALSE(stray_o.ok());
+    CHECK(contains(stray_o.error().message, "model.layers.1.self_attn.o_proj.bias"));
 }
 
 TEST_CASE("llama: tensors that do not fit the config are named", "[model][llama]") {
@@ -335,7 +371,7 @@ namespace {
 
 // The forward pass written out plainly in double precision, one position at a time, as an
 // oracle: RMSNorm, rotate_half RoPE, grouped-query causal attention (optionally windowed),
-// q/k/v biases, SwiGLU, final norm, lm_head.
+// q/k/v(/o) biases, per-head q/k RMSNorm (qwen3), SwiGLU, final norm, lm_head.
 std::vector<double> oracle_logits(const sutra::model::LlamaConfig& c, const fx::MapWeights& w,
                                   const std::vector<int32_t>& tokens) {
     auto get = [&](const std::string& n) {
@@ -409,6 +445,22 @@ std::vector<double> oracle_logits(const sutra::model::LlamaConfig& c, const fx::
                 for (size_t i = 0; i < v[t].size(); ++i)
                     v[t][i] += bv[i];
             }
+            if (c.qk_norm) {
+                const auto gq = L("self_attn.q_norm.weight"), gk = L("self_attn.k_norm.weight");
+                auto per_head = [&](std::vector<double>& u, size_t heads,
+                                    const std::vector<double>& g) {
+                    for (size_t hh = 0; hh < heads; ++hh) {
+                        std::vector<double> part(
+                            u.begin() + static_cast<std::ptrdiff_t>(hh * d),
+                            u.begin() + static_cast<std::ptrdiff_t>((hh + 1) * d));
+                        part = norm(part, g);
+                        std::copy(part.begin(), part.end(),
+                                  u.begin() + static_cast<std::ptrdiff_t>(hh * d));
+                    }
+                };
+                per_head(q[t], nh, gq);
+                per_head(k[t], nkv, gk);
+            }
             rope(q[t], nh, t);
             rope(k[t], nkv, t);
         }
@@ -438,7 +490,12 @@ std::vector<double> oracle_logits(const sutra::model::LlamaConfig& c, const fx::
                     }
                 }
             }
-            const auto o = matvec(wo, att, H);
+            auto o = matvec(wo, att, H);
+            if (c.o_bias) {
+                const auto bo = L("self_attn.o_proj.bias");
+                for (size_t i = 0; i < H; ++i)
+                    o[i] += bo[i];
+            }
             for (size_t i = 0; i < H; ++i)
                 x[t][i] += o[i];
             const auto h2 = norm(x[t], n2);
@@ -467,10 +524,18 @@ TEST_CASE("llama: forward pass matches a plain double-precision oracle", "[model
     struct Case {
         bool bias;
         int64_t window;
+        bool qwen3;  // q/k norms, head_dim 8 (hidden / heads is 4), q/k/v/o biases if `bias`
     };
-    for (const Case k : {Case{false, 0}, Case{true, 0}, Case{false, 4}, Case{true, 5}}) {
+    for (const Case k : {Case{false, 0, false}, Case{true, 0, false}, Case{false, 4, false},
+                         Case{true, 5, false}, Case{false, 0, true}, Case{true, 0, true}}) {
         auto cfg = fx::tiny_config(k.bias);
         cfg.sliding_window = k.window;
+        if (k.qwen3) {
+            cfg.model_type = "qwen3";
+            cfg.qk_norm = true;
+            cfg.head_dim = 8;
+            cfg.o_bias = k.bias;
+        }
         const auto w = fx::tiny_weights(cfg, 11);
         auto m = Llama::create(cfg, w);
         REQUIRE(m.ok());
@@ -482,7 +547,8 @@ TEST_CASE("llama: forward pass matches a plain double-precision oracle", "[model
         for (size_t i = 0; i < want.size(); ++i) {
             worst = std::max(worst, std::fabs(want[i] - static_cast<double>((*got)[i])));
         }
-        INFO("bias " << k.bias << ", window " << k.window << ": max |error| " << worst);
+        INFO("bias " << k.bias << ", window " << k.window << ", qwen3 " << k.qwen3
+                     << ": max |error| " << worst);
         CHECK(worst < 2e-4);
 
         // Windowed attention with a KV cache: token by token equals the prefill.

@@ -80,7 +80,7 @@ class MapWeights final : public sutra::model::WeightSource {
 };
 
 // A small random model: hidden 16, 2 layers, 4 heads, 2 KV heads (head_dim 4), MLP 24,
-// vocab 40, untied lm_head; q/k/v biases when `bias`.
+// vocab 40, untied lm_head; q/k/v biases when `bias` (qwen2).
 inline sutra::model::LlamaConfig tiny_config(bool bias = false) {
     sutra::model::LlamaConfig c;
     c.model_type = bias ? "qwen2" : "llama";
@@ -124,13 +124,19 @@ inline MapWeights tiny_weights(const sutra::model::LlamaConfig& c, uint32_t seed
             w.put(p + "self_attn.k_proj.bias", {kw}, rnd(kw));
             w.put(p + "self_attn.v_proj.bias", {kw}, rnd(kw));
         }
+        if (c.o_bias) w.put(p + "self_attn.o_proj.bias", {h}, rnd(h));
+        if (c.qk_norm) {
+            const auto d = static_cast<uint64_t>(c.head_dim);
+            w.put(p + "self_attn.q_norm.weight", {d}, rnd(d, 1.0f));
+            w.put(p + "self_attn.k_norm.weight", {d}, rnd(d, 1.0f));
+        }
         w.put(p + "post_attention_layernorm.weight", {h}, rnd(h, 1.0f));
         w.put(p + "mlp.gate_proj.weight", {i, h}, rnd(i * h));
         w.put(p + "mlp.up_proj.weight", {i, h}, rnd(i * h));
         w.put(p + "mlp.down_proj.weight", {h, i}, rnd(h * i));
     }
     w.put("model.norm.weight", {h}, rnd(h, 1.0f));
-    w.put("lm_head.weight", {vocab, h}, rnd(vocab * h));
+    if (!c.tie_word_embeddings) w.put("lm_head.weight", {vocab, h}, rnd(vocab * h));
     return w;
 }
 
