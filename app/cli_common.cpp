@@ -1,7 +1,9 @@
 #include "cli_common.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
+#include "sutra/plan/method.hpp"
 #include "sutra/simd/dispatch.hpp"
 
 #include <spdlog/spdlog.h>
@@ -29,6 +31,31 @@ std::string one_line(std::string_view text) {
         }
     }
     return out;
+}
+
+CLI::Validator choice_check(std::string what, std::vector<std::string> choices, bool list) {
+    auto check = [what = std::move(what), choices = std::move(choices),
+                  list](std::string& value) -> std::string {
+        std::vector<std::string> items;
+        if (list) {
+            std::string cur;
+            for (char c : value + ",") {
+                if (c != ',') {
+                    cur += c;
+                } else if (!cur.empty()) {
+                    items.push_back(cur);
+                    cur.clear();
+                }
+            }
+        } else {
+            items.push_back(value);
+        }
+        for (const auto& v : items)
+            if (std::find(choices.begin(), choices.end(), v) == choices.end())
+                return plan::unknown_choice_error("", what, v, choices).message;
+        return "";
+    };
+    return CLI::Validator(check, "", "choice");
 }
 
 int fail(const Error& e) {

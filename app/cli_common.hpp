@@ -1,10 +1,12 @@
 #pragma once
 // Shared pieces of the thin CLI: global flags, error reporting and exit codes, number
 // formatting, and the terminal progress bar.
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sutra/base/error.hpp"
 #include "sutra/pipeline/progress.hpp"
@@ -35,6 +37,11 @@ Result<uint64_t> parse_size(std::string_view text, std::string_view flag);
 
 // Control characters (newlines, escapes from hostile names) shown as \n, \r, \xNN.
 std::string one_line(std::string_view text);
+
+// A CLI11 check that the value is one of `choices` (`list`: each of a comma-separated list);
+// otherwise the error names the value, a "did you mean" for a typo, and the choices:
+// `unknown method "awk"; did you mean "awq"? (choices: auto, rtn, awq)`.
+CLI::Validator choice_check(std::string what, std::vector<std::string> choices, bool list = false);
 
 // Logs the error as one line on stderr and returns kExitError.
 int fail(const Error& e);

@@ -176,6 +176,11 @@ def f32(*values):
     return struct.pack("<%df" % len(values), *values)
 
 
+def ramp_bytes(n, start=0):
+    """n deterministic bytes."""
+    return bytes((start * 17 + i * 29) % 256 for i in range(n))
+
+
 def ramp(n, scale=0.01):
     """n deterministic finite F32 values."""
     return f32(*[((i * 37) % 101 - 50) * scale for i in range(n)])
@@ -393,7 +398,17 @@ def json_cases(c):
           "tensor 'a': missing field", "no data_offsets")
     c.bad(d + "unknown_field.safetensors",
           st('{"a":{"dtype":"F32","shape":[2],"offsets":[0,8]}}', f32(1, 2)),
-          "tensor 'a': unknown field \"offsets\"", "a misspelled field name")
+          "tensor 'a': missing field data_offsets",
+          "a misspelled field name: ignored as unknown, as the reference does, so data_offsets "
+          "is missing (the message names the unknown field)")
+    c.bad(d + "deep_nesting_unknown_field.safetensors",
+          st('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":' + "[" * 200 +
+             "]" * 200 + "}}", f32(1, 2)),
+          "tensor 'a': field \"x\" nests deeper than 127 levels",
+          "an unknown field nested 200 levels deep (serde_json, which the reference uses, stops "
+          "at 128)")
+    c.bad(d + "metadata_null_twice.safetensors", st('{"__metadata__":null,"__metadata__":{}}'),
+          "duplicate key \"__metadata__\"", "__metadata__ given twice, once as null")
     c.bad(d + "tensor_not_object.safetensors", st('{"a":5}'),
           "tensor 'a': expected an object, found a number", "a tensor given as a number")
     c.bad(d + "metadata_value_number.safetensors", st('{"__metadata__":{"step":1000}}'),
@@ -425,16 +440,29 @@ def dtype_shape_cases(c):
     known = "unknown dtype"
     c.bad(d + "dtype_unknown.safetensors", st(one("F12"), f32(1, 2)), known + " \"F12\"",
           "F12 is no dtype")
-    c.bad(d + "dtype_lower_case.safetensors", st(one("f32"), f32(1, 2)), known + " \"f32\"",
-          "dtypes are upper case in safetensors")
+    c.bad(d + "dtype_lower_case.safetensors", st(one("f32"), f32(1, 2)),
+          known + " \"f32\"; did you mean \"F32\"?",
+          "dtypes are upper case in safetensors; the reference refuses f32 too")
     c.bad(d + "dtype_empty.safetensors", st(one(""), f32(1, 2)), known + " \"\"",
           "an empty dtype")
     c.bad(d + "dtype_gguf_name.safetensors", st(one("Q4_0", "[32]", "[0,18]"), bytes(18)),
           known + " \"Q4_0\"", "a GGUF quant type is not a safetensors dtype")
     c.bad(d + "dtype_torch_name.safetensors", st(one("float32"), f32(1, 2)),
-          known + " \"float32\"", "a PyTorch dtype name")
-    c.bad(d + "dtype_spaces.safetensors", st(one(" F32"), f32(1, 2)), known + " \" F32\"",
-          "a dtype with a leading space")
+          known + " \"float32\"; safetensors spells it \"F32\"", "a PyTorch dtype name")
+    c.bad(d + "dtype_spaces.safetensors", st(one(" F32"), f32(1, 2)),
+          known + " \" F32\"; did you mean \"F32\"?", "a dtype with a leading space")
+    c.bad(d + "dtype_torch_fp8_name.safetensors", st(one("F8_E4M3FN", "[2]", "[0,2]"), bytes(2)),
+          known + " \"F8_E4M3FN\"; safetensors spells it \"F8_E4M3\"",
+          "PyTorch's name float8_e4m3fn; safetensors writes F8_E4M3")
+    c.bad(d + "f4_odd_count.safetensors", st(one("F4", "[3]", "[0,2]"), bytes(2)),
+          "tensor 'a': 3 F4 values of 4 bits are not a whole number of bytes",
+          "three 4-bit values; the reference refuses a tensor that ends inside a byte")
+    c.bad(d + "f6_not_whole_bytes.safetensors", st(one("F6_E2M3", "[2]", "[0,2]"), bytes(2)),
+          "tensor 'a': 2 F6_E2M3 values of 6 bits are not a whole number of bytes",
+          "two 6-bit values are 12 bits")
+    c.bad(d + "f4_sized_as_bytes.safetensors", st(one("F4", "[4]", "[0,4]"), bytes(4)),
+          "hold 4 bytes but dtype F4 and its shape need 2",
+          "four F4 values take 2 bytes, not one byte each")
     c.bad(d + "dtype_number.safetensors", st(one(32), f32(1, 2)),
           "tensor 'a': field dtype has the wrong type (a number)", "a dtype given as a number")
     c.bad(d + "shape_product_overflow.safetensors",
@@ -447,12 +475,6 @@ def dtype_shape_cases(c):
                                               f32(1, 2)),
           "hold 8 bytes but dtype U8 and its shape need 18446744073709551615",
           "a dimension of u64 max is read exactly, and does not fit")
-    c.bad(d + "rank_100.safetensors", st(one(shape="[" + ",".join(["1"] * 100) + "]",
-                                             offsets="[0,4]"), f32(1)),
-          "tensor 'a': rank above 8 is not supported", "100 dimensions of 1")
-    c.bad(d + "rank_9.safetensors", st(one(shape="[" + ",".join(["1"] * 9) + "]",
-                                           offsets="[0,4]"), f32(1)),
-          "tensor 'a': rank above 8 is not supported", "one dimension past the limit")
     c.bad(d + "size_mismatch.safetensors", st(one(shape="[2,2]", offsets="[0,12]"), bytes(12)),
           "tensor 'a': data_offsets [0, 12) hold 12 bytes but dtype F32 and its shape need 16",
           "[2,2] F32 needs 16 bytes, the offsets give 12")
@@ -574,7 +596,8 @@ def shard_cases(c):
         b"}" * 20 + b"}"
     folder("index_deep_nesting", deep, ok_shards, "nesting deeper than 8 levels",
            "20 nested objects in the index")
-    folder("index_names_itself", {"weight_map": {a[0]: idx}}, {}, "exceeds the limit",
+    folder("index_names_itself", {"weight_map": {a[0]: idx}}, {},
+           "a JSON text file, not a safetensors file",
            "the index names itself as a shard: it is read as safetensors and refused")
     bad_shard = st(one("f32", "[2]", "[0,8]", name=a[0]), f32(1, 2))
     folder("shard_bad_header", {"weight_map": {a[0]: s1, b[0]: s2}},
@@ -593,35 +616,53 @@ def shard_cases(c):
 
 def other_format_cases(c):
     d = "other_formats/"
-    notst = "not a safetensors file"
     lfs = (b"version https://git-lfs.github.com/spec/v1\n"
            b"oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
            b"size 2200119864\n")
-    c.bad(d + "git_lfs_pointer.safetensors", lfs, notst,
-          "a Git LFS pointer (the weights were never pulled)")
+    c.bad(d + "git_lfs_pointer.safetensors", lfs,
+          "this is a Git LFS pointer, not the weights (the real file has 2200119864 bytes); "
+          "run `git lfs pull`", "a Git LFS pointer (the weights were never pulled)")
     zipped = (b"PK\x03\x04\x14\x00\x00\x00\x08\x00\x00\x00!\x00" + bytes(12) +
               b"\x16\x00\x00\x00archive/data.pkl" + bytes(64))
-    c.bad(d + "zip.safetensors", zipped, notst, "a ZIP archive (a PyTorch >= 1.6 checkpoint)")
+    c.bad(d + "zip.safetensors", zipped,
+          "a PyTorch zip checkpoint (pytorch_model.bin), not safetensors; convert it to "
+          "safetensors first", "a ZIP archive holding data.pkl (a PyTorch >= 1.6 checkpoint)")
+    plain_zip = b"PK\x03\x04\x14\x00\x00\x00\x00\x00" + bytes(16) + b"\x0a\x00\x00\x00README.txt"
+    c.bad(d + "plain_zip.zip", plain_zip, "a ZIP archive, not a safetensors file; unpack it",
+          "a ZIP archive of something else")
     pickle = (b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19.\x80\x02M\xe9\x03.\x80\x02}q\x00"
               b"(X\x10\x00\x00\x00protocol_versionq\x01M\xe9\x03X\r\x00\x00\x00"
               b"little_endianq\x02\x88u.")
-    c.bad(d + "pytorch_pickle.bin", pickle, notst, "a legacy PyTorch pickle (\\x80\\x02)")
+    c.bad(d + "pytorch_pickle.bin", pickle,
+          "a Python pickle (a legacy PyTorch checkpoint, pytorch_model.bin), not safetensors; "
+          "convert it", "a legacy PyTorch pickle (\\x80\\x02)")
     gguf = (b"GGUF" + struct.pack("<IQQ", 3, 1, 1) + struct.pack("<Q", 20) +
             b"general.architecture" + struct.pack("<IQ", 8, 5) + b"llama" + bytes(32))
-    c.bad(d + "model.gguf", gguf, notst, "a GGUF file")
+    c.bad(d + "model.gguf", gguf, "a GGUF file (llama.cpp); sutra reads safetensors",
+          "a GGUF file")
     html = (b"<!DOCTYPE html>\n<html><head><title>Hugging Face - 404</title></head>"
             b"<body><h1>404</h1><p>Entry not found</p></body></html>\n")
-    c.bad(d + "html_page.safetensors", html, notst, "an HTML error page saved as the weights")
+    c.bad(d + "html_page.safetensors", html, "an HTML page (a failed download?), not the weights",
+          "an HTML error page saved as the weights")
+    c.bad(d + "html_lowercase.safetensors", b"\n  <html>\n<body>Moved</body></html>\n",
+          "an HTML page (a failed download?)", "an HTML page after blank lines, lower case")
     npy = b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }" + \
         b" " * 50 + b"\n" + f32(1, 2)
-    c.bad(d + "numpy.npy", npy, notst, "a NumPy .npy array")
+    c.bad(d + "numpy.npy", npy, "a NumPy .npy array, not a safetensors file", "a NumPy .npy array")
     gzip = (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + bytes(range(40)) + bytes(8))
-    c.bad(d + "gzipped.safetensors.gz", gzip, "runs past the end of the file",
-          "a gzip-compressed checkpoint: its first bytes read as a 559,903-byte header")
-    c.bad(d + "header_without_length.safetensors", one().encode() + f32(1, 2), notst,
+    c.bad(d + "gzipped.safetensors.gz", gzip, "a gzip-compressed file; decompress it first",
+          "a gzip-compressed checkpoint (its first bytes would read as a 559,903-byte header)")
+    c.bad(d + "header_without_length.safetensors", one().encode() + f32(1, 2),
+          "a JSON text file, not a safetensors file",
           "the JSON header without its 8-byte length prefix")
-    c.bad(d + "json_text.safetensors", b"{}", "file is 2 bytes",
+    c.bad(d + "json_text.safetensors", b"{}", "a JSON text file, not a safetensors file",
           "a bare '{}' text file named .safetensors")
+    c.bad(d + "text_file.safetensors", b"Entry not found\n",
+          "a text file, not a safetensors file (it begins \"Entry not found\"",
+          "the text a download tool saved from an error reply")
+    c.bad(d + "short_binary.safetensors", b"\x01\x02\x03\x04\x05\x06\x07\x08\x09",
+          "header length 578437695752307201 exceeds the limit",
+          "bytes in no known format: the safetensors error stays")
 
 
 def accepted_cases(c):
@@ -661,13 +702,51 @@ def accepted_cases(c):
                         data_order=[2, 0, 1]),
            "the data is stored in another order than the header lists the tensors")
     c.good(d + "rank_8.safetensors", st(one(shape="[1,1,1,1,1,1,1,2]"), f32(1, 2)),
-           "rank 8, the largest supported")
-    dtypes = [("BOOL", 1), ("U8", 1), ("I8", 1), ("F8_E4M3", 1), ("F8_E5M2", 1), ("U16", 2),
-              ("I16", 2), ("F16", 2), ("BF16", 2), ("U32", 4), ("I32", 4), ("F32", 4),
-              ("U64", 8), ("I64", 8), ("F64", 8)]
+           "rank 8")
+    c.good(d + "rank_9.safetensors", st(one(shape="[" + ",".join(["1"] * 9) + "]",
+                                            offsets="[0,4]"), f32(1)),
+           "rank 9: the reference has no rank limit")
+    c.good(d + "rank_100.safetensors", st(one(shape="[" + ",".join(["1"] * 99) + ",2]",
+                                              offsets="[0,8]"), f32(1, 2)),
+           "100 dimensions, stored unchanged")
+    # Every dtype of the current format (the reference's Dtype), with its size in bits.
+    bits = [("BOOL", 8), ("F4", 4), ("F6_E2M3", 6), ("F6_E3M2", 6), ("U8", 8), ("I8", 8),
+            ("F8_E5M2", 8), ("F8_E4M3", 8), ("F8_E8M0", 8), ("F8_E4M3FNUZ", 8),
+            ("F8_E5M2FNUZ", 8), ("I16", 16), ("U16", 16), ("F16", 16), ("BF16", 16), ("I32", 32),
+            ("U32", 32), ("F32", 32), ("C64", 64), ("F64", 64), ("I64", 64), ("U64", 64)]
     c.good(d + "every_dtype.safetensors",
-           tensors_file([("t." + n.lower(), n, [2], bytes(2 * s)) for n, s in dtypes]),
-           "one tensor of every safetensors dtype")
+           tensors_file([("t." + n.lower(), n, [8], ramp_bytes(8 * b // 8, i))
+                         for i, (n, b) in enumerate(bits)]),
+           "8 values of every dtype of the current safetensors format, F4/F6 packed")
+    c.good(d + "new_dtypes_weights.safetensors",
+           tensors_file([("model.layers.0.mlp.up_proj.weight", "F8_E4M3", [4, 64],
+                          ramp_bytes(256)),
+                         ("model.layers.0.mlp.up_proj.weight_scale_inv", "F8_E8M0", [1, 2],
+                          b"\x7f\x80"),
+                         ("model.layers.0.mlp.down_proj.weight", "F4", [64, 2], ramp_bytes(64)),
+                         ("model.layers.0.mlp.gate_proj.weight", "F6_E3M2", [4, 4],
+                          ramp_bytes(12)),
+                         ("rotary.freqs", "C64", [3], ramp_bytes(24)),
+                         ("model.norm.weight", "F32", [4], ramp(4))]),
+           "FP8 / MX FP4 / FP6 / complex weights and scales pass through unchanged")
+    c.good(d + "extra_fields.safetensors",
+           st('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"quant":{"bits":[4,8]},'
+              '"note":null,"x":1,"x":"again"},"v":{"data_offsets":[8,12],"shape":[1],'
+              '"dtype":"F32","offset":[999]}}', f32(1, 2, 3)),
+           "unknown fields in tensor entries (nested, null, repeated) are ignored, as the "
+           "reference ignores them")
+    c.good(d + "extra_field_nested_125.safetensors",
+           st('{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":' + "[" * 125 +
+              "]" * 125 + "}}", f32(1)),
+           "an unknown field nested 125 levels (127 in all: serde_json's limit)")
+    c.good(d + "metadata_null.safetensors",
+           st('{"__metadata__":null,"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}',
+              f32(1, 2)),
+           "\"__metadata__\": null is no metadata, as in the reference")
+    c.good(d + "negative_zero.safetensors",
+           st('{"w":{"dtype":"F32","shape":[-0,4],"data_offsets":[-0,0]},'
+              '"v":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', f32(1)),
+           "-0 in a shape and an offset is the number 0 (serde_json reads it so)")
     c.good(d + "unicode_names.safetensors",
            tensors_file([("model.层.weight", "F32", [2], f32(1, 2)),
                          ("caf\u00e9 \"quoted\" \\ name", "F32", [2], f32(3, 4)),

@@ -8,9 +8,8 @@ namespace sutra::format {
 
 std::vector<io::OutTensor> stored_tensors(const QbinRecord& r) {
     if (!r.quantized) {
-        uint64_t n = dtype_size(r.dtype);
-        for (auto d : r.shape)
-            n *= d;
+        // Any dtype, sub-byte ones too, is stored unchanged; shapes were checked when read.
+        const uint64_t n = dtype_nbytes(r.dtype, r.shape).value_or(0);
         return {io::OutTensor{r.stored.at(0), r.dtype, r.shape, n}};
     }
     const auto& l = r.layout;

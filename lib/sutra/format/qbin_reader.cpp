@@ -46,16 +46,15 @@ Result<QbinRecord> parse_record(const json& t, size_t i, const std::string& file
         r.transformed = tr->get<bool>();
     }
     auto sh = t.find("shape");
-    if (sh == t.end() || !sh->is_array() || sh->size() > 8)
-        return bad(file, where + ": shape must be an array");
+    if (sh == t.end() || !sh->is_array()) return bad(file, where + ": shape must be an array");
     for (const auto& d : *sh) {
         if (!d.is_number_unsigned())
             return bad(file, where + ": shape entries must be whole numbers");
         r.shape.push_back(d.get<uint64_t>());
     }
-    auto numel = checked_product(r.shape);
-    if (!numel || !checked_mul(*numel, dtype_size(r.dtype)))
-        return bad(file, where + ": shape overflows");
+    if (!dtype_nbytes(r.dtype, r.shape))
+        return bad(file, where + ": shape overflows (or a sub-byte " + *dtype +
+                             " tensor does not fill whole bytes)");
     auto st = t.find("stored");
     if (st == t.end() || !st->is_array()) return bad(file, where + ": stored must be an array");
     for (const auto& s : *st) {

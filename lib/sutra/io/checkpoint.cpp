@@ -7,6 +7,8 @@
 #include <unordered_set>
 
 #include "sutra/base/half.hpp"
+#include "sutra/io/foreign_format.hpp"
+#include "sutra/io/model_path.hpp"
 #include "sutra/io/safetensors_header.hpp"
 #include "sutra/io/shard_index.hpp"
 #include "sutra/io/strict_json.hpp"
@@ -24,8 +26,7 @@ bool ends_with(const std::string& s, std::string_view suffix) {
            s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-Result<SafetensorsHeader> read_header(const InputFile& f) {
-    const std::string what = f.path().string();
+Result<SafetensorsHeader> parse_header_of(const InputFile& f, const std::string& what) {
     std::array<uint8_t, 8> prefix{};
     if (f.size() < 8)
         return make_error(Errc::bad_format, what + ": file is " + std::to_string(f.size()) +
@@ -35,6 +36,39 @@ Result<SafetensorsHeader> read_header(const InputFile& f) {
     std::vector<uint8_t> json(n);
     SUTRA_TRY(f.read_at(8, json));
     return parse_safetensors_header(json, f.size() - 8 - n, what);
+}
+
+// The header, or why the file is not a safetensors file: a file in another format people
+// mistake for one (a Git LFS pointer, GGUF, a PyTorch checkpoint, ...) is named as such.
+Result<SafetensorsHeader> read_header(const InputFile& f) {
+    const std::string what = f.path().string();
+    auto h = parse_header_of(f, what);
+    if (h.ok() || h.error().code == Errc::io) return h;
+    std::vector<uint8_t> head(
+        static_cast<size_t>(std::min<uint64_t>(f.size(), kForeignSniffBytes)));
+    if (!f.read_at(0, head).ok()) return h;
+    return name_foreign_format(h.take_error(), head, f.size(), what);
+}
+
+// For a folder without safetensors: the weights it holds in another format, if any.
+std::string other_weights_hint(const fs::path& dir) {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string n = it->path().filename().string();
+        const bool torch_bin =
+            ends_with(n, ".bin") && (n.rfind("pytorch_model", 0) == 0 || n.rfind("model", 0) == 0);
+        bool other = torch_bin;
+        for (std::string_view ext : {".pt", ".pth", ".ckpt", ".gguf", ".safetensors.gz"})
+            other = other || ends_with(n, ext);
+        if (other) names.push_back(n);
+    }
+    if (names.empty()) return "";
+    std::sort(names.begin(), names.end());
+    const bool gguf = ends_with(names.front(), ".gguf");
+    return " (it holds " + names.front() + (names.size() > 1 ? " and others" : "") +
+           (gguf ? ": a GGUF file; sutra reads the original safetensors checkpoint)"
+                 : ": convert the weights to safetensors first)");
 }
 
 }  // namespace
@@ -59,7 +93,8 @@ uint64_t Checkpoint::total_file_bytes() const {
     return n;
 }
 
-Result<Checkpoint> Checkpoint::open(const fs::path& path) {
+Result<Checkpoint> Checkpoint::open(const fs::path& given) {
+    SUTRA_ASSIGN(const fs::path path, resolve_model_path(given));
     std::error_code ec;
     fs::path index_path;
     fs::path single;
@@ -74,9 +109,10 @@ Result<Checkpoint> Checkpoint::open(const fs::path& path) {
                     found.push_back(e.path());
             }
             if (found.empty())
-                return make_error(
-                    Errc::not_found,
-                    path.string() + ": folder holds no *.safetensors file and no " + kIndexName);
+                return make_error(Errc::not_found, path.string() +
+                                                       ": folder holds no *.safetensors file and "
+                                                       "no " +
+                                                       kIndexName + other_weights_hint(path));
             if (found.size() > 1)
                 return make_error(Errc::invalid_argument,
                                   path.string() + ": folder holds " + std::to_string(found.size()) +

@@ -33,7 +33,11 @@ struct TensorRef {
 class Checkpoint {
   public:
     // path: a .safetensors file, a *.index.json file, or a folder containing
-    // model.safetensors.index.json or exactly one *.safetensors file.
+    // model.safetensors.index.json or exactly one *.safetensors file; also a Hugging Face hub
+    // cache folder (models--ORG--NAME, resolved to the snapshot refs/main names; see
+    // io/model_path.hpp). Files may be symbolic links to regular files. A file that is not
+    // safetensors but another format people mistake for it (a Git LFS pointer, GGUF, a
+    // PyTorch checkpoint, an HTML page) is named as such (io/foreign_format.hpp).
     static Result<Checkpoint> open(const std::filesystem::path& path);
 
     // Tensors in checkpoint order: shards in the order they first appear in the index, and
@@ -46,7 +50,8 @@ class Checkpoint {
     const std::filesystem::path& index_path() const { return index_path_; }
     // Every file the checkpoint consists of: the shards and the index.
     std::vector<std::filesystem::path> input_paths() const;
-    // The folder holding the checkpoint (where config.json and a tokenizer may be).
+    // The folder holding the checkpoint (where config.json and a tokenizer may be): the
+    // folder of the path given (links not resolved), or the hub snapshot folder.
     const std::filesystem::path& model_dir() const { return model_dir_; }
     // __metadata__ of the (first) shard.
     const std::vector<std::pair<std::string, std::string>>& metadata() const { return metadata_; }

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 namespace sutra::io {
 namespace {
@@ -47,8 +48,16 @@ Result<InputFile> InputFile::open(const std::filesystem::path& path) {
         const int err = errno;
         if (err == ENOENT) {
             struct stat lst {};
-            if (::lstat(p.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode))
-                return make_error(Errc::not_found, p + ": is a dangling symbolic link");
+            if (::lstat(p.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
+                std::error_code ec;
+                const auto target = std::filesystem::read_symlink(path, ec);
+                return make_error(
+                    Errc::not_found,
+                    p + ": is a dangling symbolic link" +
+                        (ec ? std::string()
+                            : " (to " + target.string() +
+                                  ", which does not exist: an unfinished download?)"));
+            }
             return make_error(Errc::not_found, p + ": no such file");
         }
         return make_error(Errc::io, p + ": cannot access: " + std::strerror(err));

@@ -6,34 +6,57 @@
 #include <unordered_set>
 
 #include "sutra/base/checked.hpp"
+#include "sutra/base/suggest.hpp"
+#include "sutra/io/foreign_format.hpp"
 
 namespace sutra::io {
 namespace {
 
 using json = nlohmann::json;
 
-// SAX handler that builds the header directly, so memory stays proportional to the number of
-// tensors (no DOM), and nesting beyond the schema is refused before it can grow.
+std::string unknown_dtype_text(const std::string& s) {
+    std::string msg = "unknown dtype \"" + s + "\"";
+    if (auto other = dtype_from_other_name(s)) {
+        msg += "; safetensors spells it \"" + std::string(dtype_name(*other)) + "\"";
+    } else {
+        const std::string hint = did_you_mean(s, dtype_names());
+        if (!hint.empty()) msg += "; " + hint;
+    }
+    msg += " (safetensors dtypes:";
+    for (auto n : dtype_names())
+        msg += " " + std::string(n);
+    return msg + "; exact upper case)";
+}
+
+// SAX handler that builds the header directly, so memory stays proportional to the header (no
+// DOM). The schema fixes the nesting of everything but the values of unknown tensor fields,
+// which are skipped whatever their type, down to kMaxNesting levels.
 class HeaderSax {
   public:
     std::vector<TensorEntry> tensors;
     std::vector<std::pair<std::string, std::string>> metadata;
     std::string error;
 
-    bool null() { return fail_value("null"); }
-    bool boolean(bool) { return fail_value("a boolean"); }
+    bool null() {
+        if (skipping()) return skip_scalar();
+        // "__metadata__": null is no metadata, as in the reference parser.
+        if (depth_ == 1 && key_ == "__metadata__") return true;
+        return fail_value("null");
+    }
+    bool boolean(bool) { return skipping() ? skip_scalar() : fail_value("a boolean"); }
     bool number_integer(json::number_integer_t v) {
+        if (skipping()) return skip_scalar();
+        // The JSON library reports "-0" as a signed integer; it is the whole number 0.
+        if (v == 0) return number_unsigned(0);
         if (depth_ == 3)
             return fail("tensor '" + cur_name_ + "': " + field_ + " has the negative value " +
                         std::to_string(v) + "; sizes and offsets must be >= 0");
         return fail_value("a number");
     }
     bool number_unsigned(json::number_unsigned_t v) {
+        if (skipping()) return skip_scalar();
         if (depth_ == 3) {
             if (field_ == "shape") {
-                if (cur_.shape.size() >= kMaxRank)
-                    return fail("tensor '" + cur_name_ + "': rank above " +
-                                std::to_string(kMaxRank) + " is not supported");
                 cur_.shape.push_back(v);
             } else {
                 if (offsets_.size() >= 2)
@@ -46,22 +69,21 @@ class HeaderSax {
         return fail_value("a number");
     }
     bool number_float(json::number_float_t, const std::string& text) {
+        if (skipping()) return skip_scalar();
         if (depth_ == 3)
             return fail("tensor '" + cur_name_ + "': " + field_ + " entry " + text +
                         " is not a whole number in 0..2^64-1");
         return fail_value("a number");
     }
     bool string(std::string& s) {
+        if (skipping()) return skip_scalar();
         if (depth_ == 2 && in_metadata_) {
             metadata.emplace_back(std::move(key_), std::move(s));
             return true;
         }
         if (depth_ == 2 && field_ == "dtype") {
             auto t = parse_dtype(s);
-            if (!t)
-                return fail("tensor '" + cur_name_ + "': unknown dtype \"" + s +
-                            "\" (known: BOOL U8 I8 F8_E4M3 F8_E5M2 U16 I16 F16 BF16 U32 I32 F32 "
-                            "U64 I64 F64, upper case)");
+            if (!t) return fail("tensor '" + cur_name_ + "': " + unknown_dtype_text(s));
             cur_.dtype = *t;
             return true;
         }
@@ -70,6 +92,7 @@ class HeaderSax {
     bool binary(json::binary_t&) { return fail_value("binary data"); }
 
     bool start_object(std::size_t) {
+        if (skipping()) return skip_open();
         if (depth_ == 0) {
             depth_ = 1;
             return true;
@@ -78,8 +101,6 @@ class HeaderSax {
             depth_ = 2;
             seen_.clear();
             if (key_ == "__metadata__") {
-                if (saw_metadata_) return fail("duplicate key \"__metadata__\"");
-                saw_metadata_ = true;
                 in_metadata_ = true;
                 return true;
             }
@@ -88,20 +109,29 @@ class HeaderSax {
             cur_.name = key_;
             cur_name_ = key_;
             offsets_.clear();
+            unknown_fields_.clear();
             has_dtype_ = has_shape_ = has_offsets_ = false;
             return true;
         }
         return fail_value("an object");
     }
     bool key(std::string& k) {
+        if (skip_depth_ > 0) return true;  // inside an unknown field's value
         if (depth_ == 1) {
-            if (k == "__metadata__" && saw_metadata_) return fail("duplicate key \"__metadata__\"");
-            if (!names_.insert(k).second) return fail("duplicate tensor name \"" + k + "\"");
+            if (k == "__metadata__") {
+                if (saw_metadata_) return fail("duplicate key \"__metadata__\"");
+                saw_metadata_ = true;
+            } else if (!names_.insert(k).second) {
+                return fail("duplicate tensor name \"" + k + "\"");
+            }
             key_ = std::move(k);
             return true;
         }
         if (depth_ == 2) {
-            if (!seen_.insert(k).second)
+            // Known fields and metadata keys must be unique; unknown fields, ignored, may repeat
+            // (serde skips them without looking).
+            const bool known = in_metadata_ || k == "dtype" || k == "shape" || k == "data_offsets";
+            if (known && !seen_.insert(k).second)
                 return fail(
                     (in_metadata_ ? std::string("__metadata__") : "tensor '" + cur_name_ + "'") +
                     ": duplicate key \"" + k + "\"");
@@ -109,30 +139,32 @@ class HeaderSax {
                 key_ = std::move(k);
                 return true;
             }
-            if (k == "dtype")
+            if (k == "dtype") {
                 has_dtype_ = true;
-            else if (k == "shape")
+            } else if (k == "shape") {
                 has_shape_ = true;
-            else if (k == "data_offsets")
+            } else if (k == "data_offsets") {
                 has_offsets_ = true;
-            else
-                return fail("tensor '" + cur_name_ + "': unknown field \"" + k +
-                            "\" (expected dtype, shape, data_offsets)");
+            } else {
+                // Ignored, as the reference parser ignores fields it does not know; named if a
+                // required field turns out to be missing (a misspelling, most likely).
+                if (unknown_fields_.size() < 3) unknown_fields_.push_back(k);
+                unknown_value_ = true;
+            }
             field_ = k;
             return true;
         }
         return fail("unexpected key");
     }
     bool end_object() {
+        if (skip_depth_ > 0) return skip_close();
         if (depth_ == 2) {
             depth_ = 1;
             if (in_metadata_) {
                 in_metadata_ = false;
                 return true;
             }
-            if (!has_dtype_ || !has_shape_ || !has_offsets_)
-                return fail("tensor '" + cur_name_ +
-                            "': missing field (needs dtype, shape and data_offsets)");
+            if (!has_dtype_ || !has_shape_ || !has_offsets_) return fail(missing_fields_text());
             if (offsets_.size() != 2)
                 return fail("tensor '" + cur_name_ + "': data_offsets must have exactly 2 entries");
             cur_.begin = offsets_[0];
@@ -144,6 +176,7 @@ class HeaderSax {
         return true;
     }
     bool start_array(std::size_t) {
+        if (skipping()) return skip_open();
         if (depth_ == 2 && !in_metadata_ && (field_ == "shape" || field_ == "data_offsets")) {
             depth_ = 3;
             return true;
@@ -151,6 +184,7 @@ class HeaderSax {
         return fail_value("an array");
     }
     bool end_array() {
+        if (skip_depth_ > 0) return skip_close();
         depth_ = 2;
         return true;
     }
@@ -176,7 +210,8 @@ class HeaderSax {
         if (depth_ == 0)
             return fail("header JSON root must be an object, found " + std::string(kind));
         if (depth_ == 1) {
-            if (key_ == "__metadata__") return fail("__metadata__ must be an object of strings");
+            if (key_ == "__metadata__")
+                return fail("__metadata__ must be an object of strings (or null)");
             return fail("tensor '" + key_ + "': expected an object, found " + kind);
         }
         if (in_metadata_)
@@ -188,7 +223,48 @@ class HeaderSax {
                     " entries must be whole numbers, found " + kind);
     }
 
+    // The value of an unknown field, and everything nested in it, is skipped.
+    bool skipping() const { return unknown_value_ || skip_depth_ > 0; }
+    bool skip_scalar() {
+        if (skip_depth_ == 0) unknown_value_ = false;
+        return true;
+    }
+    bool skip_open() {
+        unknown_value_ = false;
+        ++skip_depth_;
+        // Root object and tensor entry, then the unknown field's containers.
+        if (2 + skip_depth_ > kMaxNesting)
+            return fail("tensor '" + cur_name_ + "': field \"" + field_ + "\" nests deeper than " +
+                        std::to_string(kMaxNesting) + " levels");
+        return true;
+    }
+    bool skip_close() {
+        --skip_depth_;
+        return true;
+    }
+
+    std::string missing_fields_text() const {
+        std::string missing;
+        for (auto [has, name] : {std::pair{has_dtype_, "dtype"}, std::pair{has_shape_, "shape"},
+                                 std::pair{has_offsets_, "data_offsets"}})
+            if (!has) missing += (missing.empty() ? "" : ", ") + std::string(name);
+        std::string msg = "tensor '" + cur_name_ + "': missing field " + missing +
+                          " (a tensor needs dtype, shape and data_offsets)";
+        if (!unknown_fields_.empty()) {
+            msg += "; it has the unknown field";
+            for (size_t i = 0; i < unknown_fields_.size(); ++i)
+                msg += (i == 0 ? " \"" : ", \"") + unknown_fields_[i] + "\"";
+            const std::string hint =
+                did_you_mean(unknown_fields_.front(),
+                             std::vector<std::string_view>{"dtype", "shape", "data_offsets"});
+            if (!hint.empty()) msg += ", " + hint;
+        }
+        return msg;
+    }
+
     int depth_ = 0;
+    size_t skip_depth_ = 0;       // containers open inside an unknown field's value
+    bool unknown_value_ = false;  // the next value belongs to an unknown field
     bool in_metadata_ = false;
     bool saw_metadata_ = false;
     std::string key_;
@@ -196,6 +272,7 @@ class HeaderSax {
     std::string cur_name_;
     TensorEntry cur_;
     std::vector<uint64_t> offsets_;
+    std::vector<std::string> unknown_fields_;
     bool has_dtype_ = false, has_shape_ = false, has_offsets_ = false;
     std::unordered_set<std::string> names_;
     std::unordered_set<std::string> seen_;
@@ -274,9 +351,16 @@ Result<SafetensorsHeader> parse_safetensors_header(std::span<const uint8_t> byte
         auto numel = checked_product(t.shape);
         if (!numel)
             return header_error(what, "tensor '" + t.name + "': shape product overflows 64 bits");
-        auto nbytes = checked_mul(*numel, dtype_size(t.dtype));
-        if (!nbytes)
+        auto nbytes = dtype_nbytes(t.dtype, *numel);
+        if (!nbytes) {
+            const uint32_t bits = dtype_bits(t.dtype);
+            if (bits % 8 != 0 && checked_mul(*numel, bits))
+                return header_error(what, "tensor '" + t.name + "': " + std::to_string(*numel) +
+                                              " " + std::string(dtype_name(t.dtype)) +
+                                              " values of " + std::to_string(bits) +
+                                              " bits are not a whole number of bytes");
             return header_error(what, "tensor '" + t.name + "': byte size overflows 64 bits");
+        }
         t.numel = *numel;
         if (t.end < t.begin)
             return header_error(what, "tensor '" + t.name + "': data_offsets end " +
@@ -326,9 +410,13 @@ Result<SafetensorsHeader> parse_safetensors_header(std::span<const uint8_t> byte
 
 Result<SafetensorsHeader> parse_safetensors_bytes(std::span<const uint8_t> file,
                                                   const std::string& what) {
-    SUTRA_ASSIGN(uint64_t n, parse_header_length(file.first(std::min<size_t>(8, file.size())),
-                                                 file.size(), what));
-    return parse_safetensors_header(file.subspan(8, n), file.size() - 8 - n, what);
+    auto h = [&]() -> Result<SafetensorsHeader> {
+        SUTRA_ASSIGN(uint64_t n, parse_header_length(file.first(std::min<size_t>(8, file.size())),
+                                                     file.size(), what));
+        return parse_safetensors_header(file.subspan(8, n), file.size() - 8 - n, what);
+    }();
+    if (h.ok()) return h;
+    return name_foreign_format(h.take_error(), file, file.size(), what);
 }
 
 }  // namespace sutra::io

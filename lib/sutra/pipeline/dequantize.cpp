@@ -55,9 +55,7 @@ Result<DequantizeReport> run_dequantize(const DequantizeOptions& opt, ProgressOb
     for (const auto& r : q.records()) {
         DType d = r.dtype;
         if (opt.dtype && dtype_is_float_quantizable(r.dtype)) d = *opt.dtype;
-        uint64_t n = dtype_size(d);
-        for (auto s : r.shape)
-            n *= s;
+        const uint64_t n = dtype_nbytes(d, r.shape).value_or(0);  // sub-byte dtypes too
         outs.push_back({r.name, d, r.shape, n});
         out_dtype.push_back(d);
     }

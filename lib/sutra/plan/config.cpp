@@ -1,6 +1,7 @@
 #include "sutra/plan/config.hpp"
 
 #include "sutra/io/strict_json.hpp"
+#include "sutra/plan/method.hpp"
 #include "sutra/plan/presets_data.hpp"
 #include "sutra/quant/quant_type.hpp"
 
@@ -168,11 +169,7 @@ Result<QuantConfig> load_preset(std::string_view name) {
         c.name = std::string(name);
         return c;
     }
-    std::string known;
-    for (const auto& n : preset_names())
-        known += (known.empty() ? "" : ", ") + n;
-    return make_error(Errc::invalid_argument,
-                      "unknown preset \"" + std::string(name) + "\" (known: " + known + ")");
+    return unknown_choice_error("--preset", "preset", name, preset_names());
 }
 
 QuantConfig layer_config(const QuantConfig& base, const QuantConfig& over) {

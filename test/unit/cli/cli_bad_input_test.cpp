@@ -365,6 +365,39 @@ TEST_CASE("cli: usage errors and help", "[cli]") {
     }
 }
 
+TEST_CASE("cli: a mistyped command, preset, method or dtype gets a \"did you mean\"", "[cli]") {
+    TempDir tmp;
+    small_model().write(tmp / "m.safetensors");
+    const std::string m = (tmp / "m.safetensors").string();
+    const std::string out = (tmp / "o.qbin").string();
+    SECTION("command") {
+        check_one_line_error(sutra_run({"quantise", m, "-o", out}),
+                             {"unknown command \"quantise\"; did you mean \"quantize\"?",
+                              "(commands: quantize, inspect, validate, dequantize"});
+        check_one_line_error(sutra_run({"-v", "--threads", "2", "inpsect", m}),
+                             {"did you mean \"inspect\"?"});
+        check_one_line_error(sutra_run({"squash", m}), {"unknown command \"squash\" (commands: "});
+    }
+    SECTION("preset") {
+        check_one_line_error(sutra_run({"quantize", m, "-o", out, "--preset", "agressive"}),
+                             {"--preset", "unknown preset \"agressive\"",
+                              "did you mean \"aggressive\"?", "(choices: "});
+    }
+    SECTION("method") {
+        check_one_line_error(sutra_run({"quantize", m, "-o", out, "--method", "awk"}),
+                             {"--method", "unknown method \"awk\"; did you mean \"awq\"?",
+                              "(choices: auto, rtn, awq)"});
+        check_one_line_error(sutra_run({"bench", m, "--methods", "rtn,atq"}),
+                             {"--methods", "unknown method \"atq\"; did you mean \"awq\"?"});
+    }
+    SECTION("dequantize --dtype") {
+        check_one_line_error(sutra_run({"dequantize", "x.qbin", "-o",
+                                        (tmp / "x.safetensors").string(), "--dtype", "bf61"}),
+                             {"--dtype", "unknown dtype \"bf61\"; did you mean \"bf16\"?"});
+    }
+    CHECK(listing(tmp.path()) == std::vector<std::string>{"m.safetensors"});
+}
+
 TEST_CASE("cli: inspect and quantize on valid input", "[cli]") {
     Workspace ws;
     const fs::path model = ws.in / "model.safetensors";

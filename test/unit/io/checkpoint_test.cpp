@@ -173,9 +173,13 @@ TEST_CASE("checkpoint: folder problems", "[io][checkpoint]") {
                             "bad.safetensors", "header length 1000");
     }
     SECTION("a file shorter than 8 bytes") {
-        write_text(tmp / "short.safetensors", "abc");
+        sutra::test::write_bytes(tmp / "short.safetensors", Bytes{1, 2, 3});
         SUTRA_REQUIRE_ERROR(Checkpoint::open(tmp / "short.safetensors"), Errc::bad_format,
                             "short.safetensors", "3 bytes");
+        // Text, though, is named as such (an error reply saved by a download tool).
+        write_text(tmp / "short.txt", "abc");
+        SUTRA_REQUIRE_ERROR(Checkpoint::open(tmp / "short.txt"), Errc::bad_format, "short.txt",
+                            "a text file, not a safetensors file (it begins \"abc\"");
     }
 }
 

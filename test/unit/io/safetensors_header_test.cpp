@@ -93,16 +93,58 @@ TEST_CASE("safetensors header: a valid file round trips", "[io][safetensors]") {
 }
 
 TEST_CASE("safetensors header: every dtype name is known, exact case", "[io][safetensors]") {
+    // The reference's dtypes and the bytes 4 values of each take (numel x bits / 8).
     const std::pair<const char*, uint32_t> dtypes[] = {
-        {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E4M3", 1}, {"F8_E5M2", 1},
-        {"U16", 2},  {"I16", 2}, {"F16", 2}, {"BF16", 2},    {"U32", 4},
-        {"I32", 4},  {"F32", 4}, {"U64", 8}, {"I64", 8},     {"F64", 8}};
-    for (const auto& [name, size] : dtypes) {
+        {"BOOL", 4},        {"F4", 2},      {"F6_E2M3", 3}, {"F6_E3M2", 3}, {"U8", 4},
+        {"I8", 4},          {"F8_E5M2", 4}, {"F8_E4M3", 4}, {"F8_E8M0", 4}, {"F8_E4M3FNUZ", 4},
+        {"F8_E5M2FNUZ", 4}, {"I16", 8},     {"U16", 8},     {"F16", 8},     {"BF16", 8},
+        {"I32", 16},        {"U32", 16},    {"F32", 16},    {"C64", 32},    {"F64", 32},
+        {"I64", 32},        {"U64", 32}};
+    for (const auto& [name, bytes] : dtypes) {
         INFO(name);
-        auto r =
-            parse_json(one_tensor(name, "[3]", "[0," + std::to_string(3 * size) + "]"), 3 * size);
+        auto r = parse_json(one_tensor(name, "[2,2]", "[0," + std::to_string(bytes) + "]"), bytes);
         SUTRA_REQUIRE_OK(r);
         CHECK(sutra::dtype_name(r->tensors[0].dtype) == name);
+        CHECK(r->tensors[0].numel == 4);
+        CHECK(r->tensors[0].nbytes() == bytes);
+        // One byte more or less is refused.
+        SUTRA_REQUIRE_ERROR(
+            parse_json(one_tensor(name, "[2,2]", "[0," + std::to_string(bytes + 1) + "]"),
+                       bytes + 1),
+            Errc::bad_format, "'w'", "hold " + std::to_string(bytes + 1) + " bytes");
+    }
+}
+
+TEST_CASE("safetensors header: sub-byte dtypes fill whole bytes", "[io][safetensors]") {
+    SECTION("F4: an even count, two per byte") {
+        auto r = parse_json(one_tensor("F4", "[3,6]", "[0,9]"), 9);
+        SUTRA_REQUIRE_OK(r);
+        CHECK(r->tensors[0].nbytes() == 9);
+    }
+    SECTION("F4: an odd count is refused, as the reference refuses it (MisalignedSlice)") {
+        SUTRA_REQUIRE_ERROR(parse_json(one_tensor("F4", "[3]", "[0,2]"), 2), Errc::bad_format,
+                            "'w'", "3 F4 values of 4 bits are not a whole number of bytes");
+        SUTRA_REQUIRE_ERROR(parse_json(one_tensor("F4", "[]", "[0,1]"), 1), Errc::bad_format, "'w'",
+                            "1 F4 values");
+    }
+    SECTION("F6: four values in three bytes") {
+        auto r = parse_json(one_tensor("F6_E3M2", "[8]", "[0,6]"), 6);
+        SUTRA_REQUIRE_OK(r);
+        CHECK(r->tensors[0].nbytes() == 6);
+        SUTRA_REQUIRE_ERROR(parse_json(one_tensor("F6_E2M3", "[2]", "[0,2]"), 2), Errc::bad_format,
+                            "'w'", "not a whole number of bytes");
+    }
+    SECTION("F4 beside other tensors keeps the tiling exact") {
+        auto r = parse_json(
+            "{\"a\":{\"dtype\":\"F4\",\"shape\":[2,5],\"data_offsets\":[0,5]},"
+            "\"b\":{\"dtype\":\"F8_E8M0\",\"shape\":[3],\"data_offsets\":[5,8]}}",
+            8);
+        SUTRA_REQUIRE_OK(r);
+        CHECK(r->tensors.size() == 2);
+    }
+    SECTION("bits overflow 64 bits") {
+        SUTRA_REQUIRE_ERROR(parse_json(one_tensor("F4", "[4611686018427387904]", "[0,4]"), 4),
+                            Errc::bad_format, "'w'", "overflow");
     }
 }
 
@@ -290,6 +332,12 @@ TEST_CASE("safetensors header: numbers in shape and data_offsets", "[io][safeten
         SUTRA_REQUIRE_ERROR(parse_json(one_tensor("F32", "[-1]", "[0,4]"), 4), Errc::bad_format,
                             "'w'", "shape", "-1");
     }
+    SECTION("-0 is the whole number 0 (serde_json reads it so)") {
+        auto r = parse_json(one_tensor("F32", "[-0,3]", "[-0,0]"));
+        SUTRA_REQUIRE_OK(r);
+        CHECK(r->tensors[0].shape == std::vector<uint64_t>{0, 3});
+        CHECK(r->tensors[0].numel == 0);
+    }
     SECTION("fractional shape entry") {
         SUTRA_REQUIRE_ERROR(parse_json(one_tensor("F32", "[1.5]", "[0,4]"), 4), Errc::bad_format,
                             "'w'", "shape", "1.5");
@@ -352,9 +400,11 @@ TEST_CASE("safetensors header: dtypes", "[io][safetensors]") {
         SUTRA_REQUIRE_ERROR(parse_json(one_tensor("F128", "[1]", "[0,16]"), 16), Errc::bad_format,
                             "'w'", "unknown dtype", "F128");
     }
-    SECTION("lower-case dtype") {
+    SECTION("lower-case dtype: refused, as the reference refuses it, with the right spelling") {
         SUTRA_REQUIRE_ERROR(parse_json(one_tensor("f32", "[1]", "[0,4]"), 4), Errc::bad_format,
-                            "'w'", "unknown dtype", "f32");
+                            "'w'", "unknown dtype", "f32", "did you mean \"F32\"?");
+        SUTRA_REQUIRE_ERROR(parse_json(one_tensor("f8_e4m3fnuz", "[1]", "[0,1]"), 1),
+                            Errc::bad_format, "did you mean \"F8_E4M3FNUZ\"?");
     }
     SECTION("empty dtype") {
         SUTRA_REQUIRE_ERROR(parse_json(one_tensor("", "[1]", "[0,4]"), 4), Errc::bad_format, "'w'",
@@ -376,9 +426,17 @@ TEST_CASE("safetensors header: shape limits", "[io][safetensors]") {
         SUTRA_REQUIRE_ERROR(parse_json(one_tensor("F32", "[4611686018427387904]", "[0,4]"), 4),
                             Errc::bad_format, "'w'", "overflow");
     }
-    SECTION("rank 9") {
-        SUTRA_REQUIRE_ERROR(parse_json(one_tensor("F32", "[1,1,1,1,1,1,1,1,1]", "[0,4]"), 4),
-                            Errc::bad_format, "'w'", "rank");
+    SECTION("any rank: 9, 100 and 5000 dimensions (the reference has no limit)") {
+        for (int rank : {9, 100, 5000}) {
+            INFO("rank " << rank);
+            std::string shape = "[2";
+            for (int i = 1; i < rank; ++i)
+                shape += ",1";
+            auto r = parse_json(one_tensor("F32", shape + "]", "[0,8]"), 8);
+            SUTRA_REQUIRE_OK(r);
+            CHECK(r->tensors[0].shape.size() == static_cast<size_t>(rank));
+            CHECK(r->tensors[0].numel == 2);
+        }
     }
     SECTION("rank 8 is accepted") {
         auto r = parse_json(one_tensor("F32", "[1,1,1,1,1,1,1,2]", "[0,8]"), 8);
@@ -479,11 +537,54 @@ TEST_CASE("safetensors header: fields", "[io][safetensors]") {
     SECTION("empty tensor object") {
         SUTRA_REQUIRE_ERROR(parse_json("{\"w\":{}}"), Errc::bad_format, "'w'", "missing field");
     }
-    SECTION("unknown field") {
+    SECTION("unknown fields are ignored, whatever their value, as the reference ignores them") {
+        for (const std::string v :
+             {"0", "-1", "2.5", "true", "null", "\"x\"", "[]", "[1,[2,{\"a\":[]}]]",
+              "{\"nested\":{\"deeper\":[1,2,{\"dtype\":\"F16\"}]},\"shape\":\"no\"}"}) {
+            INFO("value " << v);
+            auto r = parse_json("{\"w\":{\"dtype\":\"F32\",\"extra\":" + v +
+                                    ",\"shape\":[1],\"data_offsets\":[0,4],\"offset\":" + v + "}}",
+                                4);
+            SUTRA_REQUIRE_OK(r);
+            REQUIRE(r->tensors.size() == 1);
+            CHECK(r->tensors[0].dtype == sutra::DType::F32);  // not the nested "F16"
+            CHECK(r->tensors[0].shape == std::vector<uint64_t>{1});
+        }
+    }
+    SECTION("an unknown field may repeat (the reference skips it without looking)") {
+        SUTRA_REQUIRE_OK(parse_json(
+            "{\"w\":{\"x\":1,\"dtype\":\"F32\",\"x\":[2],\"shape\":[1],\"data_offsets\":[0,4]}}",
+            4));
+    }
+    SECTION("an unknown field nested up to the reference's limit, and one level more") {
+        auto nested = [](int levels) {  // root + tensor + `levels` arrays
+            return "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":" +
+                   std::string(static_cast<size_t>(levels), '[') +
+                   std::string(static_cast<size_t>(levels), ']') + "}}";
+        };
+        SUTRA_REQUIRE_OK(parse_json(nested(125), 4));  // 127 levels in all
+        SUTRA_REQUIRE_ERROR(parse_json(nested(126), 4), Errc::bad_format, "'w'", "\"x\"",
+                            "deeper than 127 levels");
+        SUTRA_REQUIRE_ERROR(parse_json(nested(100000), 4), Errc::bad_format, "deeper than");
+    }
+    SECTION("a misspelled required field: the missing one and the unknown one are named") {
         SUTRA_REQUIRE_ERROR(
-            parse_json(
-                "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"offset\":0}}", 4),
-            Errc::bad_format, "'w'", "unknown field \"offset\"");
+            parse_json("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"offsets\":[0,4]}}", 4),
+            Errc::bad_format, "'w'", "missing field data_offsets", "unknown field \"offsets\"");
+        SUTRA_REQUIRE_ERROR(
+            parse_json("{\"w\":{\"dtype\":\"F32\",\"shap\":[1],\"data_offsets\":[0,4]}}", 4),
+            Errc::bad_format, "missing field shape", "did you mean \"shape\"?");
+    }
+    SECTION("__metadata__ null is no metadata, as in the reference") {
+        auto r = parse_json(
+            "{\"__metadata__\":null,\"w\":{\"dtype\":\"F32\",\"shape\":[1],"
+            "\"data_offsets\":[0,4]}}",
+            4);
+        SUTRA_REQUIRE_OK(r);
+        CHECK(r->metadata.empty());
+        CHECK(r->tensors.size() == 1);
+        SUTRA_REQUIRE_ERROR(parse_json("{\"__metadata__\":null,\"__metadata__\":{}}"),
+                            Errc::bad_format, "duplicate key \"__metadata__\"");
     }
     SECTION("tensor value is not an object") {
         SUTRA_REQUIRE_ERROR(parse_json("{\"w\":[1]}"), Errc::bad_format, "'w'");
