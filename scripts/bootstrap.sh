@@ -7,7 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   xtl-dev libxsimd-dev catch2 libxxhash-dev libopenblas-dev
-  clang-format python3
+  libonig-dev libicu-dev libsentencepiece-dev
+  clang-format python3 python3-numpy
 )
 
 missing=()

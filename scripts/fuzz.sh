@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_targets=(safetensors_header index qbin)
+all_targets=(safetensors_header index qbin tokenizer_json)
 merge=0
 if [ "${1:-}" = "--merge" ]; then
   merge=1
@@ -34,6 +34,7 @@ max_len() {
     safetensors_header) echo 8192 ;;
     index) echo 8192 ;;
     qbin) echo 32768 ;;
+    tokenizer_json) echo 16384 ;;
     *) echo "unknown fuzz target: $1 (known: ${all_targets[*]})" >&2; exit 2 ;;
   esac
 }
