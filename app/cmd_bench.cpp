@@ -1,4 +1,5 @@
 // sutra bench MODEL [--methods rtn,awq] [--runs N] [--warmup N] [--json|--markdown] [--kernels]
+//             [--tokenizer SOURCE --text FILE]
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -7,6 +8,7 @@
 #include "quant_flags.hpp"
 #include "sutra/pipeline/bench.hpp"
 #include "sutra/pipeline/bench_kernels.hpp"
+#include "sutra/pipeline/bench_tokenizer.hpp"
 
 namespace sutra::app {
 namespace {
@@ -14,7 +16,7 @@ namespace {
 using ojson = nlohmann::ordered_json;
 
 struct Args {
-    std::string input, methods = "rtn", out_dir;
+    std::string input, methods = "rtn", out_dir, text;
     QuantFlags q;
     int runs = 3, warmup = 1;
     bool json = false, markdown = false, kernels = false;
@@ -25,7 +27,8 @@ ojson spread_json(const pipeline::Spread& s) {
     return {{"median", s.median}, {"min", s.min}, {"max", s.max}};
 }
 
-ojson to_json(const pipeline::BenchReport* r, const std::vector<pipeline::KernelTiming>& ks) {
+ojson to_json(const pipeline::BenchReport* r, const std::vector<pipeline::KernelTiming>& ks,
+              const pipeline::TokenizerBenchReport* t) {
     ojson j;
     j["schema"] = "sutra.bench/1";
     if (r) {
@@ -67,6 +70,21 @@ ojson to_json(const pipeline::BenchReport* r, const std::vector<pipeline::Kernel
                          {"gb_per_s", k.gb_per_s},
                          {"speedup_vs_scalar", k.speedup_vs_scalar}});
     }
+    if (t)
+        j["tokenizer"] = {{"tokenizer", t->tokenizer},
+                          {"file", t->file},
+                          {"text", t->text},
+                          {"text_bytes", t->text_bytes},
+                          {"threads", 1},
+                          {"add_special", true},
+                          {"runs", t->runs},
+                          {"warmup", t->warmup},
+                          {"load_seconds", t->load_seconds},
+                          {"seconds", spread_json(t->seconds)},
+                          {"mb_per_s", t->mb_per_s},
+                          {"tokens_per_s", t->tokens_per_s},
+                          {"tokens", t->tokens},
+                          {"peak_rss_bytes", t->peak_rss_bytes}};
     return j;
 }
 
@@ -115,7 +133,7 @@ class Table {
 };
 
 void print_tables(const pipeline::BenchReport* r, const std::vector<pipeline::KernelTiming>& ks,
-                  bool md) {
+                  const pipeline::TokenizerBenchReport* tk, bool md) {
     if (r) {
         std::printf(
             "%s%s: %s input, %llu weights; %u threads, %s kernels; %d runs after %d "
@@ -152,6 +170,20 @@ void print_tables(const pipeline::BenchReport* r, const std::vector<pipeline::Ke
                    fixed(k.speedup_vs_scalar, 2)});
         t.print(md);
     }
+    if (tk) {
+        if (r || !ks.empty()) std::printf("\n");
+        std::printf(
+            "%s%s on %s (%s): loaded in %s s; one encode of the whole text, special "
+            "tokens added, 1 thread; %d runs after %d warm-up\n\n",
+            md ? "**sutra bench --tokenizer** " : "", tk->tokenizer.c_str(), tk->text.c_str(),
+            human_bytes(tk->text_bytes).c_str(), fixed(tk->load_seconds, 3).c_str(), tk->runs,
+            tk->warmup);
+        Table t({"seconds", "MB/s", "tokens/s", "tokens", "peak RSS"});
+        t.add({seconds_text(tk->seconds), fixed(tk->mb_per_s, 2),
+               fixed(tk->tokens_per_s / 1e6, 2) + " M", std::to_string(tk->tokens),
+               human_bytes(tk->peak_rss_bytes)});
+        t.print(md);
+    }
 }
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -179,14 +211,26 @@ Runner add_bench(CLI::App& app, const GlobalOptions& g) {
                  "Micro-benchmark every kernel on every instruction set against scalar");
     app.add_option("--kernel-elements", a->kernel_elements,
                    "Elements per kernel call in --kernels (default 1048576)");
+    // --tokenizer (a quant flag, also the calibration tokenizer) names the tokenizer timed.
+    app.add_option("--text", a->text,
+                   "Time --tokenizer's encode of this text (whole, once per run; at most 1 GiB)");
     add_quant_flags(app, a->q);
     auto* json = app.add_flag("--json", a->json, "Print the result as JSON on stdout");
     app.add_flag("--markdown", a->markdown, "Print the result as Markdown tables")->excludes(json);
 
     return [a, &g]() -> int {
-        if (a->input.empty() && !a->kernels)
+        const std::string& tokenizer = a->q.tokenizer;
+        if (a->input.empty() && !a->kernels && a->text.empty())
             return fail(make_error(Errc::invalid_argument,
-                                   "give a MODEL to benchmark, or --kernels (or both)"));
+                                   "give a MODEL to benchmark, --kernels, or --tokenizer SOURCE "
+                                   "--text FILE (or several)"));
+        if (!a->text.empty() && tokenizer.empty())
+            return fail(make_error(Errc::invalid_argument,
+                                   "--text FILE needs --tokenizer SOURCE: the tokenizer file (or "
+                                   "a folder holding one) whose encode is timed"));
+        if (a->input.empty() && a->text.empty() && !tokenizer.empty())
+            return fail(make_error(Errc::invalid_argument,
+                                   "--tokenizer SOURCE needs --text FILE: the text to encode"));
         std::optional<pipeline::BenchReport> rep;
         if (!a->input.empty()) {
             pipeline::BenchOptions opt;
@@ -209,11 +253,25 @@ Runner add_bench(CLI::App& app, const GlobalOptions& g) {
                                        "--kernel-elements must be between 256 and 268435456"));
             ks = pipeline::bench_kernels(a->kernel_elements, std::max(a->runs, 1), 0.05);
         }
+        std::optional<pipeline::TokenizerBenchReport> tk;
+        if (!a->text.empty()) {
+            pipeline::TokenizerBenchOptions to;
+            to.tokenizer = tokenizer;
+            to.text = a->text;
+            to.runs = a->runs;
+            to.warmup = a->warmup;
+            auto r = pipeline::run_tokenizer_bench(to);
+            if (!r) return fail(r.error());
+            tk = std::move(*r);
+        }
         const pipeline::BenchReport* rp = rep ? &*rep : nullptr;
+        const pipeline::TokenizerBenchReport* tp = tk ? &*tk : nullptr;
         if (a->json)
-            std::printf("%s\n", to_json(rp, ks).dump(2).c_str());
+            std::printf("%s\n", to_json(rp, ks, tp)
+                                    .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                                    .c_str());
         else
-            print_tables(rp, ks, a->markdown);
+            print_tables(rp, ks, tp, a->markdown);
         return kExitOk;
     };
 }

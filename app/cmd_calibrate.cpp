@@ -1,5 +1,5 @@
-// sutra calibrate MODEL (--text FILE | --tokens-file IDS) [--tokens N] [--seq-len L]
-// [--model-dir DIR] -o STATS.safetensors [--force] [--json]
+// sutra calibrate MODEL (--text FILE... | --tokens-file IDS) [--tokens N] [--seq-len L]
+// [--seed N] [--tokenizer PATH] [--model-dir DIR] -o STATS.safetensors [--force] [--json]
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -10,14 +10,23 @@ namespace sutra::app {
 
 Runner add_calibrate(CLI::App& app, const GlobalOptions& g) {
     struct Args {
-        std::string model, model_dir, text, tokens_file, output;
+        std::string model, model_dir, tokens_file, tokenizer, output;
+        std::vector<std::string> texts;
+        uint64_t seed = 42;
         int64_t seq_len = 256, max_tokens = 16384;
         bool force = false, json = false;
     };
     auto a = std::make_shared<Args>();
     app.add_option("model", a->model, "Full-precision checkpoint (file, index or folder)")
         ->required();
-    app.add_option("--text", a->text, "Calibration text, tokenized with the model's tokenizer");
+    app.add_option("--text", a->texts,
+                   "Calibration text: plain text or JSON Lines with a \"text\" field; several "
+                   "files allowed (repeat the flag)");
+    app.add_option("--tokenizer", a->tokenizer,
+                   "Tokenizer file or folder (default: the model folder's tokenizer.json, "
+                   "tokenizer.model or tok512.bin)");
+    app.add_option("--seed", a->seed,
+                   "Seed of the document order when a large corpus is sampled (default 42)");
     app.add_option("--tokens-file", a->tokens_file,
                    "File of whitespace-separated token ids (instead of --text)");
     app.add_option("--tokens", a->max_tokens,
@@ -35,9 +44,11 @@ Runner add_calibrate(CLI::App& app, const GlobalOptions& g) {
         pipeline::CalibrateOptions opt;
         opt.model = a->model;
         if (!a->model_dir.empty()) opt.model_dir = a->model_dir;
-        if (!a->text.empty()) opt.text = a->text;
+        opt.texts.assign(a->texts.begin(), a->texts.end());
         if (!a->tokens_file.empty()) opt.tokens = a->tokens_file;
-        if (opt.text.has_value() == opt.tokens.has_value())
+        if (!a->tokenizer.empty()) opt.tokenizer = a->tokenizer;
+        opt.seed = a->seed;
+        if (!opt.texts.empty() == opt.tokens.has_value())
             return fail(make_error(Errc::invalid_argument,
                                    "give exactly one of --text FILE and --tokens-file IDS"));
         opt.output = a->output;
@@ -57,6 +68,9 @@ Runner add_calibrate(CLI::App& app, const GlobalOptions& g) {
             j["seq_len"] = r->seq_len;
             j["text_tokens"] = r->text_tokens;
             j["used_tokens"] = r->used_tokens;
+            j["tokenizer"] = r->tokenizer;
+            j["documents"] = r->documents;
+            j["documents_used"] = r->documents_used;
             j["positions"] = r->positions;
             j["bytes"] = r->bytes;
             j["seconds"] = r->seconds;

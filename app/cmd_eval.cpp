@@ -10,7 +10,7 @@ namespace sutra::app {
 
 Runner add_eval(CLI::App& app, const GlobalOptions& g) {
     struct Args {
-        std::string model, model_dir, text, tokens;
+        std::string model, model_dir, text, tokens, tokenizer;
         int64_t seq_len = 256, max_tokens = 0;
         bool json = false;
     };
@@ -19,6 +19,8 @@ Runner add_eval(CLI::App& app, const GlobalOptions& g) {
     app.add_option("--text", a->text, "Text file, tokenized with the model's tokenizer");
     app.add_option("--tokens", a->tokens,
                    "File of whitespace-separated token ids (instead of --text)");
+    app.add_option("--tokenizer", a->tokenizer,
+                   "Tokenizer file or folder (default: the model folder's)");
     app.add_option("--model-dir", a->model_dir,
                    "Folder with config.json and the tokenizer (default: the model's folder)");
     app.add_option("--seq-len", a->seq_len, "Window length in tokens, BOS included (default 256)");
@@ -31,6 +33,7 @@ Runner add_eval(CLI::App& app, const GlobalOptions& g) {
         if (!a->model_dir.empty()) opt.model_dir = a->model_dir;
         if (!a->text.empty()) opt.text = a->text;
         if (!a->tokens.empty()) opt.tokens = a->tokens;
+        if (!a->tokenizer.empty()) opt.tokenizer = a->tokenizer;
         opt.seq_len = a->seq_len;
         opt.max_tokens = a->max_tokens;
         auto progress = make_progress(g);
@@ -44,6 +47,7 @@ Runner add_eval(CLI::App& app, const GlobalOptions& g) {
             j["mean_nll"] = r->mean_nll;
             j["tokens"] = r->tokens;
             j["windows"] = r->windows;
+            j["tokenizer"] = r->tokenizer;
             j["seq_len"] = a->seq_len;
             j["seconds"] = r->seconds;
             std::printf("%s\n", j.dump(2).c_str());

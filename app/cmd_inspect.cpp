@@ -57,6 +57,10 @@ Runner add_inspect(CLI::App& app, const GlobalOptions&) {
                 meta[k] = v;
             j["metadata"] = std::move(meta);
             if (r->kind == "qbin") j["profile"] = r->profile;
+            if (r->kind != "qbin") {
+                j["tokenizer"] = r->tokenizer;
+                j["tokenizer_file"] = r->tokenizer_file;
+            }
             auto& ts = j["tensors"] = nlohmann::ordered_json::array();
             for (const auto& t : r->tensors) {
                 nlohmann::ordered_json o;
@@ -76,6 +80,7 @@ Runner add_inspect(CLI::App& app, const GlobalOptions&) {
                     r->files.size(), human_bytes(r->file_bytes).c_str(), r->tensors.size());
         for (const auto& [k, v] : r->metadata)
             std::printf("  metadata %s = %s\n", k.c_str(), v.c_str());
+        if (r->kind != "qbin") std::printf("  tokenizer %s\n", r->tokenizer.c_str());
         if (r->kind == "qbin") {
             auto get = [&](const char* k) {
                 return r->profile.contains(k) ? r->profile[k].dump() : std::string("?");

@@ -29,6 +29,15 @@ nlohmann::ordered_json to_json(const pipeline::QuantizeReport& r) {
     j["schema"] = "sutra.quantize/1";
     j["dry_run"] = r.dry_run;
     j["method"] = r.method;
+    if (r.calib_windows > 0) {
+        auto& c = j["calibration"];
+        c["windows"] = r.calib_windows;
+        c["seq_len"] = r.calib_seq_len;
+        if (!r.calib_tokenizer.empty()) {
+            c["tokenizer"] = r.calib_tokenizer;
+            c["text_tokens"] = r.calib_text_tokens;
+        }
+    }
     j["output"] = r.output;
     j["config"] = r.config;
     j["tensors_quantized"] = r.quantized;
@@ -109,6 +118,15 @@ void print_summary(const pipeline::QuantizeReport& r) {
         r.input_file_bytes > r.output_file_bytes ? r.input_file_bytes - r.output_file_bytes : 0;
     std::printf("%s %s\n", r.dry_run ? "would write" : "wrote", r.output.c_str());
     std::printf("  method       %s\n", r.method.c_str());
+    if (r.calib_windows > 0) {
+        std::printf("  calibration  %lld windows of %lld tokens",
+                    static_cast<long long>(r.calib_windows),
+                    static_cast<long long>(r.calib_seq_len));
+        if (!r.calib_tokenizer.empty())
+            std::printf(" from %lld text tokens (%s)", static_cast<long long>(r.calib_text_tokens),
+                        r.calib_tokenizer.c_str());
+        std::printf("\n");
+    }
     std::printf("  tensors      %zu quantized, %zu kept\n", r.quantized, r.kept);
     std::printf("  size         %s -> %s (exactly %llu bytes)\n",
                 human_bytes(r.input_file_bytes).c_str(), human_bytes(r.output_file_bytes).c_str(),

@@ -11,7 +11,7 @@ namespace sutra::app {
 
 Runner add_validate(CLI::App& app, const GlobalOptions& g) {
     struct Args {
-        std::string qbin, against, text, tokens_file;
+        std::string qbin, against, text, tokens_file, tokenizer;
         double max_mse = -1, max_rel = -1, min_corr = -2, max_ppl = 0, max_kl = 0;
         CLI::Option* max_ppl_opt = nullptr;
         CLI::Option* max_kl_opt = nullptr;
@@ -34,6 +34,8 @@ Runner add_validate(CLI::App& app, const GlobalOptions& g) {
                    "tokenizer): perplexity of both models, KL divergence, top-1 agreement");
     app.add_option("--tokens-file", a->tokens_file,
                    "File of whitespace-separated token ids (instead of --text)");
+    app.add_option("--tokenizer", a->tokenizer,
+                   "Tokenizer file or folder for --text (default: the original folder's)");
     app.add_option("--seq-len", a->seq_len, "Window length for --text, BOS included (default 256)");
     app.add_option("--max-tokens", a->max_tokens,
                    "Score only the first N text tokens (default 0: all)");
@@ -60,6 +62,7 @@ Runner add_validate(CLI::App& app, const GlobalOptions& g) {
         if (a->max_ppl_opt->count() > 0) opt.thresholds.max_ppl_increase = a->max_ppl;
         if (a->max_kl_opt->count() > 0) opt.thresholds.max_kl = a->max_kl;
         if (!a->text.empty()) opt.text = a->text;
+        if (!a->tokenizer.empty()) opt.tokenizer = a->tokenizer;
         if (!a->tokens_file.empty()) opt.tokens = a->tokens_file;
         opt.seq_len = a->seq_len;
         opt.max_tokens = a->max_tokens;

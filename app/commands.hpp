@@ -16,5 +16,6 @@ Runner add_dequantize(CLI::App& app, const GlobalOptions& g);
 Runner add_eval(CLI::App& app, const GlobalOptions& g);
 Runner add_calibrate(CLI::App& app, const GlobalOptions& g);
 Runner add_bench(CLI::App& app, const GlobalOptions& g);
+Runner add_tokenize(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace sutra::app

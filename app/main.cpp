@@ -3,12 +3,36 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "sutra/base/suggest.hpp"
 #include "sutra/io/output_file.hpp"
+#include "sutra/plan/method.hpp"
+
+namespace {
+
+// The first argument that is neither a global flag nor the value of one: the command meant.
+std::optional<std::string> first_word(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--isa" || a == "--threads") {
+            ++i;
+            continue;
+        }
+        if (a.empty() || a[0] == '-') continue;
+        return a;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     using namespace sutra::app;
@@ -48,6 +72,22 @@ int main(int argc, char** argv) {
         add_calibrate);
     add("bench", "Time quantization per stage against the copy limit; --kernels for SIMD kernels",
         add_bench);
+    add("tokenize", "Token ids of a text with a model's tokenizer, or the text of token ids",
+        add_tokenize);
+
+    // Named choices get a "did you mean" for a typo (the flags are defined with their command).
+    auto check_choice = [&](const char* command, const char* flag, CLI::Validator v) {
+        for (auto& [sub, run] : runners)
+            if (sub->get_name() == command)
+                if (CLI::Option* o = sub->get_option_no_throw(flag)) o->check(std::move(v));
+    };
+    std::vector<std::string> bench_methods;
+    for (const auto& m : sutra::plan::method_names())
+        if (m != "auto") bench_methods.push_back(m);
+    check_choice("quantize", "--method", choice_check("method", sutra::plan::method_names()));
+    check_choice("bench", "--methods", choice_check("method", bench_methods, true));
+    check_choice("dequantize", "--dtype",
+                 choice_check("dtype", {"f32", "f16", "bf16", "original"}));
 
     auto logger = spdlog::stderr_color_mt("sutra");
     logger->set_pattern("sutra: %^%l%$: %v");
@@ -58,8 +98,25 @@ int main(int argc, char** argv) {
     } catch (const CLI::Success& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        // One line, like every other error; the usage is one --help away.
-        spdlog::error("{} (see sutra --help)", one_line(e.what()));
+        // A mistyped command: CLI11 would only say that a subcommand is required.
+        if (app.get_subcommands().empty()) {
+            if (auto word = first_word(argc, argv)) {
+                std::vector<std::string> names;
+                for (const auto* sub : app.get_subcommands({}))
+                    names.push_back(sub->get_name());
+                if (std::find(names.begin(), names.end(), *word) == names.end()) {
+                    const std::string hint = sutra::did_you_mean(*word, names);
+                    spdlog::error("unknown command \"{}\"{} (commands: {})", one_line(*word),
+                                  hint.empty() ? "" : "; " + hint, sutra::join_names(names));
+                    return kExitError;
+                }
+            }
+        }
+        // One line, like every other error; the usage is one --help away (unless the message
+        // lists the choices itself).
+        const std::string what = one_line(e.what());
+        spdlog::error("{}{}", what,
+                      what.find("(choices: ") == std::string::npos ? " (see sutra --help)" : "");
         return kExitError;
     }
     spdlog::set_level(

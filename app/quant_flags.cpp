@@ -9,7 +9,8 @@ void add_quant_flags(CLI::App& app, QuantFlags& f) {
     std::string presets;
     for (const auto& p : plan::preset_names())
         presets += (presets.empty() ? "" : ", ") + p;
-    app.add_option("--preset", f.preset, "Preset: " + presets + " (default balanced)");
+    app.add_option("--preset", f.preset, "Preset: " + presets + " (default balanced)")
+        ->check(choice_check("preset", plan::preset_names()));
     app.add_option("--config", f.config, "JSON config file layered on the preset (see README)");
     app.add_option("--bits", f.bits,
                    "Bits for every quantized tensor: 3, 4 or 8 (overrides preset/config)");
@@ -17,7 +18,15 @@ void add_quant_flags(CLI::App& app, QuantFlags& f) {
                    "Group size for every quantized tensor: 32, 64, 128, 256 or row");
     app.add_option("--calib", f.calib,
                    "Activation statistics from `sutra calibrate` (enables AWQ)");
-    app.add_option("--calib-text", f.calib_text, "Calibrate on this text now (enables AWQ)");
+    app.add_option("--calib-text", f.calib_text,
+                   "Calibrate on this text now (enables AWQ): plain text or JSON Lines with a "
+                   "\"text\" field; repeat for several files");
+    app.add_option("--calib-seed", f.calib_seed,
+                   "With --calib-text: seed of the document order when a large corpus is "
+                   "sampled (default 42)");
+    app.add_option("--tokenizer", f.tokenizer,
+                   "With --calib-text: tokenizer file or folder (default: the model folder's "
+                   "tokenizer.json, tokenizer.model or tok512.bin)");
     app.add_option("--calib-tokens", f.calib_tokens,
                    "With --calib-text: text tokens used (default 16384, 0 = all)");
     app.add_option("--seq-len", f.seq_len,
@@ -56,7 +65,9 @@ Status apply_quant_flags(const QuantFlags& f, const GlobalOptions& g,
         SUTRA_ASSIGN(opt.max_memory, parse_size(f.max_memory, "--max-memory"));
     }
     if (!f.calib.empty()) opt.calib = f.calib;
-    if (!f.calib_text.empty()) opt.calib_text = f.calib_text;
+    opt.calib_text.assign(f.calib_text.begin(), f.calib_text.end());
+    if (!f.tokenizer.empty()) opt.tokenizer = f.tokenizer;
+    opt.calib_seed = f.calib_seed;
     opt.calib_tokens = f.calib_tokens;
     opt.calib_seq_len = f.seq_len;
     opt.awq.grid = f.grid;

@@ -9,7 +9,9 @@
 namespace sutra::app {
 
 struct QuantFlags {
-    std::string preset = "balanced", config, group, calib, calib_text, max_memory;
+    std::string preset = "balanced", config, group, calib, tokenizer, max_memory;
+    std::vector<std::string> calib_text;
+    uint64_t calib_seed = 42;
     int bits = 0;
     int64_t calib_tokens = 16384, seq_len = 256;
     int grid = 20;

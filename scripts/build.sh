@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds sutra. Usage: scripts/build.sh [BUILD_DIR] [extra cmake args...]
-# Default: build/ in Release. The binaries land in BUILD_DIR/bin.
+# Default: build/ in Release. The binaries land in BUILD_DIR/bin. SUTRA_TARGETS="a b" builds
+# only those targets (the example needs just `sutra` and `sutra-make-example`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build}
@@ -12,4 +13,6 @@ if [ ! -f "$dir/CMakeCache.txt" ]; then
 else
   cmake -S . -B "$dir" "$@" >/dev/null
 fi
-cmake --build "$dir" -j "$(nproc)"
+targets=()
+for t in ${SUTRA_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$dir" -j "$(nproc)" "${targets[@]}"

@@ -28,10 +28,4 @@ struct ModelSource {
 Result<ModelSource> open_model(const std::filesystem::path& path,
                                const std::optional<std::filesystem::path>& model_dir);
 
-// Evaluation tokens: from `tokens_file` (token ids) if given, else `text_file` encoded with the
-// model folder's tokenizer (without BOS). Exactly one of the two must be given.
-Result<std::vector<int32_t>> load_eval_tokens(
-    const ModelSource& m, const std::optional<std::filesystem::path>& text_file,
-    const std::optional<std::filesystem::path>& tokens_file);
-
 }  // namespace sutra::model

@@ -83,7 +83,7 @@ Result<BenchReport> run_bench(const BenchOptions& opt, ProgressObserver* progres
         if (m != "rtn" && m != "awq")
             return make_error(Errc::invalid_argument,
                               "--methods: unknown method \"" + m + "\" (rtn, awq)");
-        if (m == "awq" && !opt.quantize.calib && !opt.quantize.calib_text)
+        if (m == "awq" && !opt.quantize.calib && opt.quantize.calib_text.empty())
             return make_error(Errc::invalid_argument,
                               "--methods awq needs calibration: --calib stats.safetensors or "
                               "--calib-text FILE");

@@ -7,6 +7,7 @@
 #include "sutra/io/output_file.hpp"
 #include "sutra/model/llama.hpp"
 #include "sutra/model/model_source.hpp"
+#include "sutra/model/text_tokens.hpp"
 
 namespace sutra::pipeline {
 
@@ -24,15 +25,20 @@ Result<CalibrateReport> run_calibrate(const CalibrateOptions& opt, ProgressObser
             Errc::invalid_argument,
             opt.model.string() + " is a .qbin; calibrate the original full-precision checkpoint");
     std::vector<std::filesystem::path> inputs = src.checkpoint->input_paths();
-    for (const auto* f : {&opt.text, &opt.tokens})
-        if (*f) inputs.push_back(**f);
+    inputs.insert(inputs.end(), opt.texts.begin(), opt.texts.end());
+    if (opt.tokens) inputs.push_back(*opt.tokens);
     SUTRA_TRY(io::check_output_path(opt.output, opt.force, inputs));
 
-    SUTRA_ASSIGN(std::vector<int32_t> tokens, model::load_eval_tokens(src, opt.text, opt.tokens));
+    model::TextInput in{opt.texts, opt.tokens, opt.tokenizer};
+    SUTRA_ASSIGN(
+        model::TextTokens text,
+        model::load_calib_tokens(src.dir, src.config, in, opt.seq_len, opt.max_tokens, opt.seed));
+    const std::vector<int32_t>& tokens = text.tokens;
     SUTRA_ASSIGN(model::Llama llama, model::Llama::create(src.config, *src.weights));
     calib::CollectOptions co;
     co.seq_len = opt.seq_len;
     co.max_tokens = opt.max_tokens;
+    co.bos_id = text.window_start;
     if (progress) {
         co.progress = [progress, started = false](int64_t done, int64_t total) mutable {
             if (!started) {
@@ -50,7 +56,10 @@ Result<CalibrateReport> run_calibrate(const CalibrateOptions& opt, ProgressObser
     CalibrateReport rep;
     rep.model = opt.model.string();
     rep.output = opt.output.string();
-    rep.text_tokens = static_cast<int64_t>(tokens.size());
+    rep.text_tokens = text.tokens_read;
+    rep.tokenizer = text.tokenizer;
+    rep.documents = text.documents;
+    rep.documents_used = text.documents_used;
     rep.windows = data.windows;
     rep.seq_len = data.seq_len;
     rep.used_tokens = data.windows * (data.seq_len - 1);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sutra/base/error.hpp"
 #include "sutra/pipeline/progress.hpp"
@@ -14,8 +15,12 @@ namespace sutra::pipeline {
 struct CalibrateOptions {
     std::filesystem::path model;                     // safetensors file, index or folder
     std::optional<std::filesystem::path> model_dir;  // config.json + tokenizer
-    std::optional<std::filesystem::path> text;       // encoded with the model's tokenizer
-    std::optional<std::filesystem::path> tokens;     // or: whitespace-separated token ids
+    // Calibration text files (plain text or JSON Lines; calib/corpus.hpp), encoded with the
+    // model's tokenizer, or `tokens`: whitespace-separated token ids. Exactly one of the two.
+    std::vector<std::filesystem::path> texts;
+    std::optional<std::filesystem::path> tokens;
+    std::optional<std::filesystem::path> tokenizer;  // instead of the model folder's
+    uint64_t seed = 42;                              // document order of a large corpus
     std::filesystem::path output;
     int64_t seq_len = 256;       // window length, BOS included
     int64_t max_tokens = 16384;  // text tokens used at most; 0 = all
@@ -25,7 +30,10 @@ struct CalibrateOptions {
 struct CalibrateReport {
     std::string model;
     std::string output;
-    int64_t text_tokens = 0;  // tokens in the text (or ids file)
+    int64_t text_tokens = 0;  // tokens of the text documents read (or of the ids file)
+    std::string tokenizer;    // description of the tokenizer used; "" with token ids
+    int64_t documents = 0;    // documents in the calibration files, and those tokenized
+    int64_t documents_used = 0;
     int64_t used_tokens = 0;  // text tokens in the windows (windows * (seq_len - 1))
     int64_t positions = 0;    // rows per linear: windows * seq_len (BOS included)
     int64_t windows = 0;

@@ -5,6 +5,7 @@
 #include "sutra/model/evaluate.hpp"
 #include "sutra/model/llama.hpp"
 #include "sutra/model/model_source.hpp"
+#include "sutra/model/text_tokens.hpp"
 
 namespace sutra::pipeline {
 
@@ -12,12 +13,20 @@ Result<EvalReport> run_eval(const EvalOptions& opt, ProgressObserver* progress) 
     const auto t0 = std::chrono::steady_clock::now();
     if (opt.seq_len < 2) return make_error(Errc::invalid_argument, "--seq-len must be at least 2");
     SUTRA_ASSIGN(model::ModelSource src, model::open_model(opt.model, opt.model_dir));
-    SUTRA_ASSIGN(std::vector<int32_t> tokens, model::load_eval_tokens(src, opt.text, opt.tokens));
+    model::TextInput in;
+    if (opt.text) in.texts.push_back(*opt.text);
+    in.tokens_file = opt.tokens;
+    in.tokenizer = opt.tokenizer;
+    SUTRA_ASSIGN(model::TextTokens text, model::load_eval_tokens(src.dir, src.config, in));
+    const std::vector<int32_t>& tokens = text.tokens;
     SUTRA_ASSIGN(model::Llama llama, model::Llama::create(src.config, *src.weights));
     model::EvalOptions eo;
     eo.seq_len = opt.seq_len;
     eo.max_tokens = opt.max_tokens;
-    if (src.config.bos_token_id >= 0) eo.bos_id = static_cast<int32_t>(src.config.bos_token_id);
+    if (text.window_start >= 0)
+        eo.bos_id = text.window_start;
+    else if (src.config.bos_token_id >= 0)
+        eo.bos_id = static_cast<int32_t>(src.config.bos_token_id);
     if (progress) {
         progress->on_stage("eval", static_cast<uint64_t>(tokens.size()));
         eo.progress = [progress](int64_t done, int64_t) {
@@ -33,6 +42,7 @@ Result<EvalReport> run_eval(const EvalOptions& opt, ProgressObserver* progress) 
     rep.mean_nll = r.mean_nll;
     rep.tokens = r.tokens;
     rep.windows = r.windows;
+    rep.tokenizer = text.tokenizer;
     rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return rep;
 }

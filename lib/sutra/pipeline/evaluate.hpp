@@ -17,6 +17,7 @@ struct EvalOptions {
     std::optional<std::filesystem::path> model_dir;  // config.json + tokenizer
     std::optional<std::filesystem::path> text;       // encoded with the model's tokenizer
     std::optional<std::filesystem::path> tokens;     // or: whitespace-separated token ids
+    std::optional<std::filesystem::path> tokenizer;  // instead of the model folder's
     int64_t seq_len = 256;
     int64_t max_tokens = 0;  // 0 = all
 };
@@ -28,6 +29,7 @@ struct EvalReport {
     int64_t tokens = 0;
     int64_t windows = 0;
     double seconds = 0;
+    std::string tokenizer;  // description of the tokenizer used; "" with token ids
 };
 
 Result<EvalReport> run_eval(const EvalOptions& opt, ProgressObserver* progress);

@@ -6,8 +6,24 @@
 #include "sutra/pipeline/quantize_data_free.hpp"
 #include "sutra/plan/config.hpp"
 #include "sutra/quant/salience.hpp"
+#include "sutra/tokenize/discovery.hpp"
 
 namespace sutra::pipeline {
+
+namespace {
+
+void describe_tokenizer(const std::filesystem::path& dir, InspectReport& rep) {
+    auto file = tokenize::find_tokenizer_file(dir);
+    if (!file) {
+        rep.tokenizer = "none found (tokenizer.json, tokenizer.model, tok512.bin)";
+        return;
+    }
+    rep.tokenizer_file = file->path.string();
+    auto t = tokenize::load_tokenizer(*file, 0);
+    rep.tokenizer = t ? t->tokenizer->describe() : "unusable: " + t.error().message;
+}
+
+}  // namespace
 
 Result<InspectReport> run_inspect(const std::filesystem::path& path,
                                   std::optional<double> salience_threshold) {
@@ -23,6 +39,7 @@ Result<InspectReport> run_inspect(const std::filesystem::path& path,
     if (!is_qbin) {
         rep.kind = ck.files().size() > 1 ? "sharded safetensors" : "safetensors";
         rep.metadata = ck.metadata();
+        describe_tokenizer(ck.model_dir(), rep);
         for (const auto& t : ck.tensors())
             rep.tensors.push_back({t.name, std::string(dtype_name(t.dtype)),
                                    std::string(dtype_name(t.dtype)), "", t.shape, t.nbytes});

@@ -32,6 +32,10 @@ struct InspectReport {
     std::vector<std::pair<std::string, std::string>> metadata;  // qbin: without the profile
     nlohmann::json profile;  // qbin only: the sutra profile without the per-tensor records
     std::vector<InspectTensor> tensors;
+    // Unquantized checkpoints: the tokenizer found in the model folder (as calibrate, eval and
+    // quantize --calib-text would use it), or why there is none usable.
+    std::string tokenizer;
+    std::string tokenizer_file;  // "" when none was found
 };
 
 // salience_threshold: also report each linear's share of high-salience channels (for an

@@ -14,7 +14,7 @@
 #include "sutra/io/output_file.hpp"
 #include "sutra/io/strict_json.hpp"
 #include "sutra/model/llama.hpp"
-#include "sutra/model/tokenizer.hpp"
+#include "sutra/model/text_tokens.hpp"
 #include "sutra/model/weights.hpp"
 #include "sutra/pipeline/quantize_data_free.hpp"
 #include "sutra/pipeline/stream_quantize.hpp"
@@ -93,16 +93,18 @@ Result<std::vector<format::QbinRecord>> make_records(const io::Checkpoint& ck, c
 struct AwqSetup {
     model::LlamaConfig config;
     calib::CalibrationData calib;
+    std::string tokenizer;    // with calibration text: the tokenizer used
+    int64_t text_tokens = 0;  // and the tokens of the documents read
 };
 
 // Decides the method and gathers what AWQ needs: the model config and calibration data, from
 // a statistics file or computed now from a text (one full-precision pass, block by block).
 Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io::Checkpoint& ck) {
-    const bool have_calib = opt.calib || opt.calib_text;
+    const bool have_calib = opt.calib || !opt.calib_text.empty();
     if (opt.method != "auto" && opt.method != "rtn" && opt.method != "awq")
         return make_error(Errc::invalid_argument,
                           "--method must be auto, rtn or awq, not \"" + opt.method + "\"");
-    if (opt.calib && opt.calib_text)
+    if (opt.calib && !opt.calib_text.empty())
         return make_error(Errc::invalid_argument,
                           "give --calib (statistics) or --calib-text (text), not both");
     if (opt.method == "awq" && !have_calib)
@@ -122,25 +124,27 @@ Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io
         SUTRA_ASSIGN(s.calib, calib::load_calibration(*opt.calib, s.config));
         return std::optional<AwqSetup>(std::move(s));
     }
-    SUTRA_ASSIGN(model::Tokenizer tok,
-                 model::Tokenizer::load_for_model(ck.model_dir(), s.config.vocab_size));
-    SUTRA_ASSIGN(io::InputFile f, io::InputFile::open(*opt.calib_text));
-    std::string text(f.size(), '\0');
-    SUTRA_TRY(
-        f.read_at(0, std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size())));
-    const auto tokens = tok.encode(text, false);
+    const model::TextInput in{opt.calib_text, std::nullopt, opt.tokenizer};
+    SUTRA_ASSIGN(model::TextTokens text,
+                 model::load_calib_tokens(ck.model_dir(), s.config, in, opt.calib_seq_len,
+                                          opt.calib_tokens, opt.calib_seed));
+    s.tokenizer = text.tokenizer;
+    s.text_tokens = text.tokens_read;
+    const std::vector<int32_t>& tokens = text.tokens;
     if (opt.dry_run) {  // the windows decide the header's size; the statistics are not needed
-        const int32_t bos =
-            s.config.bos_token_id >= 0 ? static_cast<int32_t>(s.config.bos_token_id) : 1;
-        SUTRA_ASSIGN(calib::Windows win,
-                     calib::cut_windows(tokens, opt.calib_seq_len, opt.calib_tokens, bos));
+        SUTRA_ASSIGN(calib::Windows win, calib::cut_windows(tokens, opt.calib_seq_len,
+                                                            opt.calib_tokens, text.window_start));
         s.calib.windows = win.count;
         s.calib.seq_len = win.seq_len;
         return std::optional<AwqSetup>(std::move(s));
     }
     model::CheckpointWeights weights(ck);
     SUTRA_ASSIGN(model::Llama llama, model::Llama::create(s.config, weights));
-    SUTRA_ASSIGN(s.calib, calib::collect_stats(llama, tokens, opt.calib_seq_len, opt.calib_tokens));
+    calib::CollectOptions co;
+    co.seq_len = opt.calib_seq_len;
+    co.max_tokens = opt.calib_tokens;
+    co.bos_id = text.window_start;
+    SUTRA_ASSIGN(s.calib, calib::collect_stats(llama, tokens, co));
     return std::optional<AwqSetup>(std::move(s));
 }
 
@@ -293,6 +297,12 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     }
 
     rep.dry_run = opt.dry_run;
+    if (awq) {
+        rep.calib_windows = awq->calib.windows;
+        rep.calib_seq_len = awq->calib.seq_len;
+        rep.calib_text_tokens = awq->text_tokens;
+        rep.calib_tokenizer = awq->tokenizer;
+    }
     rep.method = extra["method"].get<std::string>();
     rep.output = opt.output.string();
     rep.config = extra["config"];

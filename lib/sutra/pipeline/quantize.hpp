@@ -31,8 +31,11 @@ struct QuantizeOptions {
     // Method: "auto" (AWQ with calibration; else data-free salience when the config has a
     // salience_threshold; else round-to-nearest), "rtn" (plain round-to-nearest) or "awq".
     std::string method = "auto";
-    std::optional<std::filesystem::path> calib;       // statistics from `sutra calibrate`
-    std::optional<std::filesystem::path> calib_text;  // or: calibrate on this text now
+    std::optional<std::filesystem::path> calib;  // statistics from `sutra calibrate`
+    // Or: calibrate now on these text files (plain text or JSON Lines; calib/corpus.hpp).
+    std::vector<std::filesystem::path> calib_text;
+    std::optional<std::filesystem::path> tokenizer;  // instead of the model folder's
+    uint64_t calib_seed = 42;                        // document order of a large corpus
     int64_t calib_seq_len = 256;
     int64_t calib_tokens = 16384;  // text tokens used for calibration on the fly; 0 = all
     AwqOptions awq;
@@ -72,6 +75,10 @@ struct QuantizeReport {
     std::string method;                         // "rtn", "awq" or "data-free"
     std::vector<SalienceGroupReport> salience;  // data-free: per norm group
     std::vector<AwqLayerReport> awq;  // per layer: the alpha chosen for each scaling group
+    // AWQ calibration: windows and their length; with calibration text, the tokenizer used
+    // and the tokens of the documents read.
+    int64_t calib_windows = 0, calib_seq_len = 0, calib_text_tokens = 0;
+    std::string calib_tokenizer;
 };
 
 // The config a set of options resolves to: preset, then config file, then overrides.

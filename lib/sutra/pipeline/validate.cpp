@@ -5,9 +5,11 @@
 
 #include "sutra/format/qbin_reader.hpp"
 #include "sutra/io/checkpoint.hpp"
+#include "sutra/io/model_path.hpp"
 #include "sutra/model/evaluate.hpp"
 #include "sutra/model/llama.hpp"
 #include "sutra/model/model_source.hpp"
+#include "sutra/model/text_tokens.hpp"
 
 namespace sutra::pipeline {
 namespace {
@@ -103,10 +105,11 @@ Status check_options(const ValidateOptions& opt) {
 Status check_quality(const ValidateOptions& opt, ValidateReport& rep, ProgressObserver* progress) {
     namespace fs = std::filesystem;
     std::error_code ec;
+    SUTRA_ASSIGN(const fs::path against, io::resolve_model_path(*opt.against));
     const fs::path dir =
-        fs::is_directory(*opt.against, ec)
-            ? *opt.against
-            : (opt.against->parent_path().empty() ? fs::path(".") : opt.against->parent_path());
+        fs::is_directory(against, ec)
+            ? against
+            : (against.parent_path().empty() ? fs::path(".") : against.parent_path());
     if (!fs::exists(dir / "config.json", ec))
         return make_error(Errc::not_found,
                           (dir / "config.json").string() +
@@ -115,13 +118,21 @@ Status check_quality(const ValidateOptions& opt, ValidateReport& rep, ProgressOb
                               "config.json and the tokenizer");
     SUTRA_ASSIGN(model::ModelSource orig, model::open_model(*opt.against, std::nullopt));
     SUTRA_ASSIGN(model::ModelSource quant, model::open_model(opt.qbin, orig.dir));
-    SUTRA_ASSIGN(std::vector<int32_t> tokens, model::load_eval_tokens(orig, opt.text, opt.tokens));
+    model::TextInput in;
+    if (opt.text) in.texts.push_back(*opt.text);
+    in.tokens_file = opt.tokens;
+    in.tokenizer = opt.tokenizer;
+    SUTRA_ASSIGN(model::TextTokens text, model::load_eval_tokens(orig.dir, orig.config, in));
+    const std::vector<int32_t>& tokens = text.tokens;
     SUTRA_ASSIGN(model::Llama ref, model::Llama::create(orig.config, *orig.weights));
     SUTRA_ASSIGN(model::Llama cand, model::Llama::create(quant.config, *quant.weights));
     model::EvalOptions eo;
     eo.seq_len = opt.seq_len;
     eo.max_tokens = opt.max_tokens;
-    if (orig.config.bos_token_id >= 0) eo.bos_id = static_cast<int32_t>(orig.config.bos_token_id);
+    if (text.window_start >= 0)
+        eo.bos_id = text.window_start;
+    else if (orig.config.bos_token_id >= 0)
+        eo.bos_id = static_cast<int32_t>(orig.config.bos_token_id);
     if (progress) {
         progress->on_stage("quality", static_cast<uint64_t>(tokens.size()));
         eo.progress = [progress](int64_t done, int64_t) {

@@ -32,10 +32,11 @@ struct ValidateOptions {
     Thresholds thresholds;
     // Quality on a text (needs `against`, whose folder supplies config.json and the
     // tokenizer): at most one of the two.
-    std::optional<std::filesystem::path> text;    // encoded with the original's tokenizer
-    std::optional<std::filesystem::path> tokens;  // or: whitespace-separated token ids
-    int64_t seq_len = 256;                        // window length, BOS included
-    int64_t max_tokens = 0;                       // text tokens scored at most; 0 = all
+    std::optional<std::filesystem::path> text;       // encoded with the original's tokenizer
+    std::optional<std::filesystem::path> tokens;     // or: whitespace-separated token ids
+    std::optional<std::filesystem::path> tokenizer;  // instead of the original folder's
+    int64_t seq_len = 256;                           // window length, BOS included
+    int64_t max_tokens = 0;                          // text tokens scored at most; 0 = all
 };
 
 // End-to-end quality of the .qbin against the original on a text.
