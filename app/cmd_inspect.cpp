@@ -90,13 +90,13 @@ Runner add_inspect(CLI::App& app, const GlobalOptions&) {
             if (r->profile.contains("config"))
                 std::printf("  config %s\n", r->profile["config"].dump().c_str());
         }
-        std::printf("%-56s %-6s %-8s %-6s %-14s %10s%s\n", "tensor", "dtype", "encoding", "group",
+        std::printf("%-56s %-11s %-8s %-6s %-14s %10s%s\n", "tensor", "dtype", "encoding", "group",
                     "shape", "bytes", th ? "  salient" : "");
         for (const auto& t : r->tensors) {
             std::string sal;
             if (th)
                 sal = t.salient_share >= 0 ? "  " + fixed(100.0 * t.salient_share, 1) + "%" : "  -";
-            std::printf("%-56s %-6s %-8s %-6s %-14s %10llu%s\n", t.name.c_str(), t.dtype.c_str(),
+            std::printf("%-56s %-11s %-8s %-6s %-14s %10llu%s\n", t.name.c_str(), t.dtype.c_str(),
                         t.encoding.c_str(), t.group_size.empty() ? "-" : t.group_size.c_str(),
                         shape_text(t.shape).c_str(), static_cast<unsigned long long>(t.bytes),
                         sal.c_str());

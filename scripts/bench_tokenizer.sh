@@ -94,7 +94,8 @@ else
   mkdir -p "$npm_dir"
   [ -f "$npm_dir/package.json" ] ||
     echo '{"name":"sutra-npm-tokenizers","private":true}' >"$npm_dir/package.json"
-  if ! (cd "$npm_dir" && npm install --no-audit --no-fund --loglevel=error tokenizers@0.23.2) >&2 ||
+  if ! (cd "$npm_dir" && npm install --no-audit --no-fund --loglevel=error \
+    --fetch-timeout=30000 --fetch-retries=1 tokenizers@0.23.2) >&2 ||
     ! have_reference; then
     echo "skipped: npm could not install tokenizers@0.23.2 into $npm_dir (no network or registry?)"
     exit 0
@@ -146,9 +147,11 @@ run_sutra() { # tokenizer round
       tokens:j.tokens,rss:j.peak_rss_bytes})+"\n")})' "$1" "$2" >>"$results"
 }
 run_reference() { # tokenizer round [--ids]
+  local extra=()
+  [ -n "${3:-}" ] && extra=("$3")
   node scripts/tokenizer_reference.mjs --module-dir "$npm_dir" \
     --tokenizer "$tokdir/$1/tokenizer.json" --text "$text" --runs "$runs" --warmup "$warmup" \
-    ${3:-} |
+    "${extra[@]}" |
     node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);
       process.stdout.write(JSON.stringify({impl:"reference",name:process.argv[1],round:+process.argv[2],
       median:j.seconds.median,min:j.seconds.min,max:j.seconds.max,load:j.load_seconds,
@@ -164,9 +167,9 @@ for ((r = 1; r <= rounds; ++r)); do
     echo "round $r: $name" >&2
     if [ $((k % 2)) = 0 ]; then
       run_sutra "$name" "$r"
-      run_reference "$name" "$r" $ids_flag
+      run_reference "$name" "$r" "$ids_flag"
     else
-      run_reference "$name" "$r" $ids_flag
+      run_reference "$name" "$r" "$ids_flag"
       run_sutra "$name" "$r"
     fi
     k=$((k + 1))
