@@ -19,6 +19,7 @@
 #include "sutra/pipeline/quantize_data_free.hpp"
 #include "sutra/pipeline/stream_quantize.hpp"
 #include "sutra/pipeline/tensor_writer.hpp"
+#include "sutra/plan/method.hpp"
 #include "sutra/quant/quant_type.hpp"
 #include "sutra/simd/dispatch.hpp"
 
@@ -101,9 +102,7 @@ struct AwqSetup {
 // a statistics file or computed now from a text (one full-precision pass, block by block).
 Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io::Checkpoint& ck) {
     const bool have_calib = opt.calib || !opt.calib_text.empty();
-    if (opt.method != "auto" && opt.method != "rtn" && opt.method != "awq")
-        return make_error(Errc::invalid_argument,
-                          "--method must be auto, rtn or awq, not \"" + opt.method + "\"");
+    SUTRA_TRY(plan::parse_method(opt.method));
     if (opt.calib && !opt.calib_text.empty())
         return make_error(Errc::invalid_argument,
                           "give --calib (statistics) or --calib-text (text), not both");

@@ -1,6 +1,9 @@
 #pragma once
 // Helpers for the model tests: fixture paths, file reading, an in-memory WeightSource and a
 // small random Llama built in it.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -138,6 +141,22 @@ inline MapWeights tiny_weights(const sutra::model::LlamaConfig& c, uint32_t seed
     w.put("model.norm.weight", {h}, rnd(h, 1.0f));
     if (!c.tie_word_embeddings) w.put("lm_head.weight", {vocab, h}, rnd(vocab * h));
     return w;
+}
+
+// Largest |a_i - b_i| (the sizes must agree) and largest |a_i|, in double: logit comparisons.
+inline double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+    REQUIRE(a.size() == b.size());
+    double m = 0;
+    for (size_t i = 0; i < a.size(); ++i)
+        m = std::max(m, std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i])));
+    return m;
+}
+
+inline double max_abs(const std::vector<float>& a) {
+    double m = 0;
+    for (float v : a)
+        m = std::max(m, std::fabs(static_cast<double>(v)));
+    return m;
 }
 
 }  // namespace sutra::test::model

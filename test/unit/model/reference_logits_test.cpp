@@ -18,8 +18,11 @@
 #include "sutra/model/llama.hpp"
 #include "sutra/model/llama_config.hpp"
 #include "sutra/pipeline/example_checkpoint.hpp"
+#include "unit/model/model_test_support.hpp"
 
 using namespace sutra;
+using sutra::test::model::max_abs;
+using sutra::test::model::max_abs_diff;
 namespace fs = std::filesystem;
 
 namespace {
@@ -97,21 +100,6 @@ std::vector<float> sutra_logits(const fs::path& dir, const std::vector<int32_t>&
     std::vector<float> logits;
     REQUIRE(m->head(x, logits).ok());
     return logits;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    REQUIRE(a.size() == b.size());
-    double m = 0;
-    for (size_t i = 0; i < a.size(); ++i)
-        m = std::max(m, std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i])));
-    return m;
-}
-
-double max_abs(const std::vector<float>& a) {
-    double m = 0;
-    for (float v : a)
-        m = std::max(m, std::fabs(static_cast<double>(v)));
-    return m;
 }
 
 struct Case {

@@ -20,8 +20,11 @@
 #include "sutra/pipeline/example_checkpoint.hpp"
 #include "sutra/pipeline/quantize.hpp"
 #include "sutra/pipeline/quantize_data_free.hpp"
+#include "unit/model/model_test_support.hpp"
 
 using namespace sutra;
+using sutra::test::model::max_abs;
+using sutra::test::model::max_abs_diff;
 using test::TempDir;
 namespace fs = std::filesystem;
 
@@ -32,21 +35,6 @@ std::vector<int32_t> ids_for(uint64_t vocab, size_t n, uint64_t mul) {
     for (uint64_t i = 0; i < n; ++i)
         v.push_back(static_cast<int32_t>((i * mul + 5) % vocab));
     return v;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    REQUIRE(a.size() == b.size());
-    double m = 0;
-    for (size_t i = 0; i < a.size(); ++i)
-        m = std::max(m, std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i])));
-    return m;
-}
-
-double max_abs(const std::vector<float>& a) {
-    double m = 0;
-    for (float v : a)
-        m = std::max(m, std::fabs(static_cast<double>(v)));
-    return m;
 }
 
 // Logits of `ids` with the given blocks instead of the checkpoint's.
