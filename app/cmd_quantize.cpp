@@ -5,8 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "export_render.hpp"
 #include "quant_flags.hpp"
 #include "sutra/pipeline/quantize.hpp"
+#include "sutra/pipeline/quantize_export.hpp"
 
 namespace sutra::app {
 namespace {
@@ -15,6 +17,8 @@ struct Args {
     std::string input, output, method = "auto";
     QuantFlags q;
     bool force = false, dry_run = false, json = false;
+    std::string format = "qbin", gguf_type;  // --format: qbin, or an export format
+    bool keep_unsupported = false;
 };
 
 std::string shape_text(const std::vector<uint64_t>& s) {
@@ -38,6 +42,14 @@ nlohmann::ordered_json to_json(const pipeline::QuantizeReport& r) {
             c["text_tokens"] = r.calib_text_tokens;
         }
     }
+    if (r.calib_imatrix) {
+        auto& c = j["calibration"];
+        c["imatrix"] = std::string(calib::imatrix_layout_name(r.calib_imatrix->layout));
+        c["chunk_count"] = r.calib_imatrix->chunk_count;
+        c["chunk_size"] = r.calib_imatrix->chunk_size;
+        c["datasets"] = r.calib_imatrix->datasets;
+    }
+    if (!r.awq_loss.empty()) j["awq_loss"] = r.awq_loss;
     j["output"] = r.output;
     j["config"] = r.config;
     j["tensors_quantized"] = r.quantized;
@@ -127,6 +139,15 @@ void print_summary(const pipeline::QuantizeReport& r) {
                         r.calib_tokenizer.c_str());
         std::printf("\n");
     }
+    if (r.calib_imatrix) {
+        std::printf("  calibration  llama.cpp imatrix (%s layout",
+                    std::string(calib::imatrix_layout_name(r.calib_imatrix->layout)).c_str());
+        if (r.calib_imatrix->chunk_count >= 0)
+            std::printf(", %lld chunks", static_cast<long long>(r.calib_imatrix->chunk_count));
+        if (r.calib_imatrix->chunk_size >= 0)
+            std::printf(" of %lld tokens", static_cast<long long>(r.calib_imatrix->chunk_size));
+        std::printf("), per-linear AWQ loss\n");
+    }
     std::printf("  tensors      %zu quantized, %zu kept\n", r.quantized, r.kept);
     std::printf("  size         %s -> %s (exactly %llu bytes)\n",
                 human_bytes(r.input_file_bytes).c_str(), human_bytes(r.output_file_bytes).c_str(),
@@ -145,13 +166,23 @@ Runner add_quantize(CLI::App& app, const GlobalOptions& g) {
     app.add_option("model", a->input,
                    "Checkpoint: .safetensors file, *.index.json, or model folder")
         ->required();
-    app.add_option("-o,--output", a->output, "Output .qbin file")->required();
+    app.add_option("-o,--output", a->output,
+                   "Output .qbin file (--format autoawq: a folder; gguf: a .gguf file)")
+        ->required();
     add_quant_flags(app, a->q);
     app.add_option("--method", a->method, "auto (AWQ with calibration, else RTN), rtn or awq");
     app.add_flag("--force", a->force, "Overwrite the output if it exists");
     app.add_flag("--dry-run", a->dry_run,
                  "Print the plan and the exact output size; write nothing");
     app.add_flag("--json", a->json, "Print the result as JSON on stdout");
+    app.add_option("--format", a->format,
+                   "qbin (default), or autoawq / gguf: quantize, then export to -o in one step "
+                   "(as `sutra export`)")
+        ->check(choice_check("format", {"qbin", "autoawq", "gguf"}));
+    app.add_flag("--keep-unsupported", a->keep_unsupported,
+                 "With --format autoawq: as `sutra export --keep-unsupported`");
+    app.add_option("--gguf-type", a->gguf_type,
+                   "With --format gguf: as `sutra export --gguf-type`");
 
     return [a, &g]() -> int {
         pipeline::QuantizeOptions opt;
@@ -162,6 +193,33 @@ Runner add_quantize(CLI::App& app, const GlobalOptions& g) {
         opt.dry_run = a->dry_run;
         opt.method = a->method;
         auto progress = make_progress(g);
+        if (a->format != "qbin") {  // quantize, then export (pipeline/quantize_export.hpp)
+            auto fmt = pipeline::parse_export_format(a->format);
+            if (!fmt) return fail(fmt.error());
+            pipeline::ExportOptions eo;
+            eo.output = a->output;
+            eo.format = *fmt;
+            eo.force = a->force;
+            eo.keep_unsupported = a->keep_unsupported;
+            eo.gguf_type = a->gguf_type;
+            eo.threads = g.threads;
+            auto qe = pipeline::run_quantize_export(opt, eo, progress.get());
+            if (!qe) return fail(qe.error());
+            for (const auto& w : qe->quantize.warnings)
+                spdlog::warn("{}", one_line(w));
+            qe->quantize.output = qe->exported.output + " (" + a->format + ")";
+            if (a->json) {
+                auto j = to_json(qe->quantize);
+                j["export"] = export_json(qe->exported);
+                for (const auto& w : qe->exported.warnings)
+                    spdlog::warn("{}", one_line(w));
+                std::printf("%s\n", j.dump(2).c_str());
+            } else {
+                print_summary(qe->quantize);
+                print_export(qe->exported, g, false);
+            }
+            return kExitOk;
+        }
         auto r = pipeline::run_quantize(opt, progress.get());
         if (!r) return fail(r.error());
         for (const auto& w : r->warnings)

@@ -17,5 +17,6 @@ Runner add_eval(CLI::App& app, const GlobalOptions& g);
 Runner add_calibrate(CLI::App& app, const GlobalOptions& g);
 Runner add_bench(CLI::App& app, const GlobalOptions& g);
 Runner add_tokenize(CLI::App& app, const GlobalOptions& g);
+Runner add_export(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace sutra::app

@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
         add_bench);
     add("tokenize", "Token ids of a text with a model's tokenizer, or the text of token ids",
         add_tokenize);
+    add("export", "Write a .qbin as an AutoAWQ folder (vLLM, transformers) or a GGUF file",
+        add_export);
 
     // Named choices get a "did you mean" for a typo (the flags are defined with their command).
     auto check_choice = [&](const char* command, const char* flag, CLI::Validator v) {

@@ -17,7 +17,8 @@ void add_quant_flags(CLI::App& app, QuantFlags& f) {
     app.add_option("--group-size", f.group,
                    "Group size for every quantized tensor: 32, 64, 128, 256 or row");
     app.add_option("--calib", f.calib,
-                   "Activation statistics from `sutra calibrate` (enables AWQ)");
+                   "Activation statistics from `sutra calibrate`, or a llama.cpp imatrix "
+                   "(imatrix.dat or GGUF) (enables AWQ)");
     app.add_option("--calib-text", f.calib_text,
                    "Calibrate on this text now (enables AWQ): plain text or JSON Lines with a "
                    "\"text\" field; repeat for several files");
@@ -34,6 +35,11 @@ void add_quant_flags(CLI::App& app, QuantFlags& f) {
     app.add_option("--awq-grid", f.grid, "AWQ: number of alpha values searched (default 20)");
     app.add_flag("--awq-duo", f.duo, "AWQ: scale by activation and weight salience (duo scaling)");
     app.add_flag("--no-clip", f.no_clip, "AWQ: skip the per-group clipping search");
+    app.add_option("--awq-loss", f.awq_loss,
+                   "AWQ: loss of the alpha and clipping search: module (the module's output on "
+                   "calibration activations; default) or per-linear (from mean x^2 alone; the "
+                   "default and only choice with an imatrix)")
+        ->check(choice_check("AWQ loss", {"module", "per-linear"}));
     app.add_option("--max-memory", f.max_memory,
                    "Cap on resident memory (e.g. 512M, 2G): smaller row blocks; an error if the "
                    "model cannot fit");
@@ -73,6 +79,8 @@ Status apply_quant_flags(const QuantFlags& f, const GlobalOptions& g,
     opt.awq.grid = f.grid;
     opt.awq.duo_scaling = f.duo;
     opt.awq.clip = !f.no_clip;
+    if (f.awq_loss == "module") opt.awq.loss = pipeline::AwqLoss::module_output;
+    if (f.awq_loss == "per-linear") opt.awq.loss = pipeline::AwqLoss::per_linear;
     opt.threads = g.threads;
     return {};
 }

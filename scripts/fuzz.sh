@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_targets=(safetensors_header index qbin tokenizer_json)
+all_targets=(safetensors_header index qbin tokenizer_json imatrix gguf)
 merge=0
 if [ "${1:-}" = "--merge" ]; then
   merge=1
@@ -35,6 +35,8 @@ max_len() {
     index) echo 8192 ;;
     qbin) echo 32768 ;;
     tokenizer_json) echo 16384 ;;
+    imatrix) echo 8192 ;;
+    gguf) echo 16384 ;;
     *) echo "unknown fuzz target: $1 (known: ${all_targets[*]})" >&2; exit 2 ;;
   esac
 }

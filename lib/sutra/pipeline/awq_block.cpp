@@ -16,7 +16,9 @@ using model::BlockWeights;
 
 enum Lin { kQ, kK, kV, kO, kGate, kUp, kDown };
 
-std::vector<float>& weight_of(BlockWeights& w, int i) {
+// The weight of linear i (Lin order) of a block, const or not.
+template <class Weights>
+auto& weight_of(Weights& w, int i) {
     switch (i) {
         case kQ:
             return w.q;
@@ -79,13 +81,21 @@ BlockTrace trace_block(const model::Llama& llama, const BlockWeights& w,
     return t;
 }
 
-// Searches alpha for one group. `loss(trial)` evaluates the module with the group's linears
-// replaced as in `trial`.
+// A scaling group: its linears, and which of the block's four inputs they share (index into
+// the x_mean / x_sq arrays).
 struct Group {
     std::string name;
     std::vector<int> linears;
-    const std::vector<float>* x_mean;
+    size_t input;
 };
+
+const std::vector<Group>& block_groups() {
+    static const std::vector<Group> groups = {{"qkv", {kQ, kK, kV}, 0},
+                                              {"o", {kO}, 1},
+                                              {"gate_up", {kGate, kUp}, 2},
+                                              {"down", {kDown}, 3}};
+    return groups;
+}
 
 std::vector<float> concat_rows(const std::vector<std::vector<float>>& parts,
                                std::span<const float> divide_by, uint64_t cols) {
@@ -98,40 +108,34 @@ std::vector<float> concat_rows(const std::vector<std::vector<float>>& parts,
     return out;
 }
 
-}  // namespace
-
-Result<AwqBlockResult> awq_block(const model::Llama& llama, const BlockWeights& fp,
-                                 const std::vector<Activations>& inputs,
-                                 const std::array<std::vector<float>, 4>& x_mean,
-                                 const BlockQuant& q, const AwqOptions& opt) {
+// The alphas evaluated: the grid, or 0 (for loss_plain) and the forced one.
+Result<std::vector<float>> alpha_grid(const AwqOptions& opt) {
     if (opt.grid < 1)
         return make_error(Errc::invalid_argument, "AWQ grid must have at least one point");
     if (opt.alpha && !(*opt.alpha >= 0.0f && *opt.alpha <= 1.0f))
         return make_error(Errc::invalid_argument, "AWQ alpha must be in [0, 1]");
-    // The alphas evaluated: the grid, or 0 (for loss_plain) and the forced one.
+    if (opt.alpha) return std::vector<float>{0.0f, *opt.alpha};
     std::vector<float> alphas;
-    if (opt.alpha) {
-        alphas = {0.0f, *opt.alpha};
-    } else {
-        for (int step = 0; step < opt.grid; ++step)
-            alphas.push_back(static_cast<float>(step) / static_cast<float>(opt.grid));
-    }
-    const model::SingleThreadedBlas single_threaded;
-    const auto& c = llama.config();
-    const int64_t H = c.hidden_size, I = c.intermediate_size, QW = c.q_width();
-    const BlockTrace tr = trace_block(llama, fp, inputs);
+    for (int step = 0; step < opt.grid; ++step)
+        alphas.push_back(static_cast<float>(step) / static_cast<float>(opt.grid));
+    return alphas;
+}
 
-    AwqBlockResult res;
-    res.weights = fp;
+// The loss of group `g` for a trial set of the block's weights (the group's linears replaced
+// by their scaled, quantized and unscaled versions). Called from several threads at once.
+using GroupLoss = std::function<double(const Group& g, BlockWeights& trial)>;
+
+// Searches the scales of every group on `loss`, applies them to res.weights (columns scaled,
+// 1/s folded into what produces the group's input) and fills res.groups and, per linear, the
+// scale its input was divided by.
+Status scale_groups(const model::LlamaConfig& c, const std::array<std::vector<float>, 4>& x_mean,
+                    const BlockQuant& q, const AwqOptions& opt, const GroupLoss& loss,
+                    AwqBlockResult& res, std::array<std::vector<float>, 7>& in_scale) {
+    SUTRA_ASSIGN(const std::vector<float> alphas, alpha_grid(opt));
+    const int64_t H = c.hidden_size;
     BlockWeights& w = res.weights;
-    std::array<std::vector<float>, 7> in_scale;  // per linear: the scale its input was divided by
-
-    const bool o_ok = c.kv_width() == QW && w.v_bias.empty();
-    std::vector<Group> groups = {{"qkv", {kQ, kK, kV}, &x_mean[0]},
-                                 {"o", {kO}, &x_mean[1]},
-                                 {"gate_up", {kGate, kUp}, &x_mean[2]},
-                                 {"down", {kDown}, &x_mean[3]}};
-    for (const auto& g : groups) {
+    const bool o_ok = c.kv_width() == c.q_width() && w.v_bias.empty();
+    for (const auto& g : block_groups()) {
         AwqGroupReport rep;
         rep.group = g.name;
         bool any = false;
@@ -141,13 +145,13 @@ Result<AwqBlockResult> awq_block(const model::Llama& llama, const BlockWeights& 
             res.groups.push_back(rep);
             continue;
         }
+        const std::vector<float>& xm = x_mean[g.input];
         const uint64_t cols = q.layout[static_cast<size_t>(g.linears[0])].cols;
-        if (g.x_mean->size() != cols)
+        if (xm.size() != cols)
             return make_error(Errc::invalid_argument,
-                              "layer " + std::to_string(fp.layer) + " group " + g.name +
-                                  ": calibration statistics have " +
-                                  std::to_string(g.x_mean->size()) + " channels, the weights " +
-                                  std::to_string(cols));
+                              "layer " + std::to_string(w.layer) + " group " + g.name +
+                                  ": calibration statistics have " + std::to_string(xm.size()) +
+                                  " channels, the weights " + std::to_string(cols));
         std::vector<float> w_mean;
         if (opt.duo_scaling) {
             std::vector<const std::vector<float>*> ws;
@@ -157,44 +161,13 @@ Result<AwqBlockResult> awq_block(const model::Llama& llama, const BlockWeights& 
                 ws, cols, static_cast<uint32_t>(q.layout[static_cast<size_t>(g.linears[0])].group));
         }
 
-        // The loss of the module for a trial set of the group's weights.
-        auto loss = [&](BlockWeights& trial) -> double {
-            double e = 0;
-            for (size_t k = 0; k < inputs.size(); ++k) {
-                const int64_t T = inputs[k].rows;
-                if (g.name == "qkv") {
-                    std::vector<float> out(static_cast<size_t>(T * H));
-                    llama.attention_sublayer(trial, tr.xn1[k].data(), T, inputs[k].first_position,
-                                             out.data());
-                    e += sq_diff(out, tr.attn_out[k]);
-                } else if (g.name == "o") {
-                    std::vector<float> out(static_cast<size_t>(T * H));
-                    model::matmul_wt(tr.attn_in[k].data(), T, QW, trial.o.data(), H, out.data());
-                    std::vector<float> ref(static_cast<size_t>(T * H));
-                    model::matmul_wt(tr.attn_in[k].data(), T, QW, fp.o.data(), H, ref.data());
-                    e += sq_diff(out, ref);
-                } else if (g.name == "gate_up") {
-                    std::vector<float> out(static_cast<size_t>(T * H));
-                    llama.mlp_sublayer(trial, tr.xn2[k].data(), T, out.data());
-                    e += sq_diff(out, tr.mlp_out[k]);
-                } else {
-                    std::vector<float> out(static_cast<size_t>(T * H)),
-                        ref(static_cast<size_t>(T * H));
-                    model::matmul_wt(tr.act[k].data(), T, I, trial.down.data(), H, out.data());
-                    model::matmul_wt(tr.act[k].data(), T, I, fp.down.data(), H, ref.data());
-                    e += sq_diff(out, ref);
-                }
-            }
-            return e / static_cast<double>(tr.tokens * static_cast<uint64_t>(H));
-        };
-
         // Every alpha on its own copy of the weights, in parallel; the first minimum wins, as
         // in a sequential search, so the choice does not depend on the thread count.
         std::vector<double> losses(alphas.size());
         std::vector<std::vector<float>> trial_scales(alphas.size());
         parallel_for(alphas.size(), opt.threads, [&](size_t step) {
             const float alpha = alphas[step];
-            auto s = quant::awq_scales(*g.x_mean, w_mean, alpha);
+            auto s = quant::awq_scales(xm, w_mean, alpha);
             BlockWeights trial = w;
             for (int i : g.linears) {
                 const auto ui = static_cast<size_t>(i);
@@ -204,7 +177,7 @@ Result<AwqBlockResult> awq_block(const model::Llama& llama, const BlockWeights& 
                 tw = quant::fake_quantize(tw, q.layout[ui]);
                 quant::scale_columns(tw, cols, s, true);
             }
-            losses[step] = loss(trial);
+            losses[step] = loss(g, trial);
             trial_scales[step] = std::move(s);
         });
         double best = std::numeric_limits<double>::infinity();
@@ -235,25 +208,142 @@ Result<AwqBlockResult> awq_block(const model::Llama& llama, const BlockWeights& 
         }
         res.groups.push_back(rep);
     }
+    return {};
+}
 
+// The clipping bounds of linear `lin` (its scaled weights `w`, whose input was divided by
+// `in_scale`, empty when the linear was not scaled).
+using ClipSearch =
+    std::function<std::vector<float>(int lin, const quant::QuantLayout& l,
+                                     std::span<const float> in_scale, const std::vector<float>& w)>;
+
+// Clipping on the scaled weights; never q and k, whose outputs go through the softmax (as the
+// reference implementations do).
+void clip_linears(BlockWeights& w, const BlockQuant& q, const ClipSearch& search,
+                  const std::array<std::vector<float>, 7>& in_scale) {
+    for (int i : {kV, kO, kGate, kUp, kDown}) {
+        const auto ui = static_cast<size_t>(i);
+        if (!q.quantize[ui]) continue;
+        auto& wi = weight_of(w, i);
+        const auto bounds = search(i, q.layout[ui], in_scale[ui], wi);
+        quant::apply_clip(wi, q.layout[ui], bounds);
+    }
+}
+
+// Which of the block's four inputs linear `lin` reads.
+size_t input_of(int lin) {
+    return lin <= kV ? 0 : lin == kO ? 1 : lin == kDown ? 3 : 2;
+}
+
+}  // namespace
+
+Result<AwqBlockResult> awq_block(const model::Llama& llama, const BlockWeights& fp,
+                                 const std::vector<Activations>& inputs,
+                                 const std::array<std::vector<float>, 4>& x_mean,
+                                 const BlockQuant& q, const AwqOptions& opt) {
+    if (opt.loss == AwqLoss::per_linear)
+        return make_error(Errc::internal, "awq_block: the per-linear loss is awq_block_per_linear");
+    SUTRA_TRY(alpha_grid(opt));
+    const model::SingleThreadedBlas single_threaded;
+    const auto& c = llama.config();
+    const int64_t H = c.hidden_size, I = c.intermediate_size, QW = c.q_width();
+    const BlockTrace tr = trace_block(llama, fp, inputs);
+
+    // The module's output error against the full-precision block on the calibration windows.
+    const GroupLoss loss = [&](const Group& g, BlockWeights& trial) -> double {
+        double e = 0;
+        for (size_t k = 0; k < inputs.size(); ++k) {
+            const int64_t T = inputs[k].rows;
+            if (g.name == "qkv") {
+                std::vector<float> out(static_cast<size_t>(T * H));
+                llama.attention_sublayer(trial, tr.xn1[k].data(), T, inputs[k].first_position,
+                                         out.data());
+                e += sq_diff(out, tr.attn_out[k]);
+            } else if (g.name == "o") {
+                std::vector<float> out(static_cast<size_t>(T * H));
+                model::matmul_wt(tr.attn_in[k].data(), T, QW, trial.o.data(), H, out.data());
+                std::vector<float> ref(static_cast<size_t>(T * H));
+                model::matmul_wt(tr.attn_in[k].data(), T, QW, fp.o.data(), H, ref.data());
+                e += sq_diff(out, ref);
+            } else if (g.name == "gate_up") {
+                std::vector<float> out(static_cast<size_t>(T * H));
+                llama.mlp_sublayer(trial, tr.xn2[k].data(), T, out.data());
+                e += sq_diff(out, tr.mlp_out[k]);
+            } else {
+                std::vector<float> out(static_cast<size_t>(T * H)), ref(static_cast<size_t>(T * H));
+                model::matmul_wt(tr.act[k].data(), T, I, trial.down.data(), H, out.data());
+                model::matmul_wt(tr.act[k].data(), T, I, fp.down.data(), H, ref.data());
+                e += sq_diff(out, ref);
+            }
+        }
+        return e / static_cast<double>(tr.tokens * static_cast<uint64_t>(H));
+    };
+
+    AwqBlockResult res;
+    res.weights = fp;
+    std::array<std::vector<float>, 7> in_scale;  // per linear: the scale its input was divided by
+    SUTRA_TRY(scale_groups(c, x_mean, q, opt, loss, res, in_scale));
     if (opt.clip) {
-        // Clipping on the scaled weights with equally scaled inputs; never q and k, whose
-        // outputs go through the softmax (as the reference implementations do).
-        for (int i : {kV, kO, kGate, kUp, kDown}) {
-            const auto ui = static_cast<size_t>(i);
-            if (!q.quantize[ui]) continue;
-            const auto& l = q.layout[ui];
+        // On the traced activations, divided by the same scales as the weights' columns.
+        const ClipSearch search = [&](int i, const quant::QuantLayout& l, std::span<const float> s,
+                                      const std::vector<float>& wi) {
             const auto& parts = i == kV      ? tr.xn1
                                 : i == kO    ? tr.attn_in
                                 : i == kDown ? tr.act
                                              : tr.xn2;
-            const auto x = concat_rows(parts, in_scale[ui], l.cols);
-            auto& wi = weight_of(w, i);
-            const auto bounds =
-                quant::search_clip(wi, l, x, x.size() / l.cols, opt.clip_options, opt.threads);
-            quant::apply_clip(wi, l, bounds);
-        }
+            const auto x = concat_rows(parts, s, l.cols);
+            return quant::search_clip(wi, l, x, x.size() / l.cols, opt.clip_options, opt.threads);
+        };
+        clip_linears(res.weights, q, search, in_scale);
     }
+    res.input_scales = std::move(in_scale);
+    return res;
+}
+
+Result<AwqBlockResult> awq_block_per_linear(const model::LlamaConfig& c, const BlockWeights& fp,
+                                            const std::array<std::vector<float>, 4>& x_mean,
+                                            const std::array<std::vector<float>, 4>& x_sq,
+                                            const BlockQuant& q, const AwqOptions& opt) {
+    for (size_t k = 0; k < 4; ++k)
+        if (x_sq[k].size() != x_mean[k].size())
+            return make_error(Errc::invalid_argument, "layer " + std::to_string(fp.layer) +
+                                                          ": the mean x^2 statistics have " +
+                                                          std::to_string(x_sq[k].size()) +
+                                                          " channels, the salience " +
+                                                          std::to_string(x_mean[k].size()));
+    AwqBlockResult res;
+    res.weights = fp;
+    // sum_j E[x_j^2] * sum_i (W'_ij - W_ij)^2 over the group's quantized linears, per output row;
+    // W (the reference) is the current weight: each linear's columns are changed by its own
+    // group only, so it equals the full-precision one.
+    const BlockWeights& now = res.weights;
+    const GroupLoss loss = [&](const Group& g, BlockWeights& trial) -> double {
+        double e = 0;
+        uint64_t rows = 0;
+        for (int i : g.linears) {
+            const auto ui = static_cast<size_t>(i);
+            if (!q.quantize[ui]) continue;
+            e += quant::weighted_sq_error(weight_of(trial, i), weight_of(now, i), q.layout[ui].cols,
+                                          x_sq[g.input]);
+            rows += q.layout[ui].rows;
+        }
+        return rows ? e / static_cast<double>(rows) : 0.0;
+    };
+    std::array<std::vector<float>, 7> in_scale;
+    SUTRA_TRY(scale_groups(c, x_mean, q, opt, loss, res, in_scale));
+    if (opt.clip) {
+        // The scaled weights see inputs x / s: their mean square is E[x^2] / s^2.
+        const ClipSearch search = [&](int i, const quant::QuantLayout& l, std::span<const float> s,
+                                      const std::vector<float>& wi) {
+            std::vector<float> d = x_sq[input_of(i)];
+            for (size_t j = 0; j < d.size() && !s.empty(); ++j)
+                d[j] = static_cast<float>(static_cast<double>(d[j]) /
+                                          (static_cast<double>(s[j]) * static_cast<double>(s[j])));
+            return quant::search_clip_weighted(wi, l, d, opt.clip_options, opt.threads);
+        };
+        clip_linears(res.weights, q, search, in_scale);
+    }
+    res.input_scales = std::move(in_scale);
     return res;
 }
 

@@ -18,6 +18,16 @@
 //   down:    down after up                          loss: down_proj output
 // Losses are mean squared errors against the full-precision sub-layer, with the group's
 // linears quantized (and scaled back) and everything else in full precision.
+//
+// Without activations (statistics only: a llama.cpp imatrix, calib/IMATRIX.md), the same
+// groups, scales and folds, with the per-linear loss (awq_block_per_linear): the output error
+// of a linear W for inputs whose channels are taken as uncorrelated, i.e. with only the
+// diagonal of E[x xᵀ],
+//     E ||(W' - W) x||^2  ~  sum_j E[x_j^2] * sum_i (W'_ij - W_ij)^2,
+//     W' = Q(W·diag(s))·diag(1/s),
+// summed over the group's quantized linears and divided by their rows; the clipping search
+// minimises the same weighted error per (row, group) of the scaled weights, whose inputs have
+// mean square E[x_j^2] / s_j^2.
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -31,6 +41,12 @@
 
 namespace sutra::pipeline {
 
+// The loss the alphas and the clipping are chosen on.
+enum class AwqLoss {
+    module_output,  // the module's output on calibration activations (awq_block)
+    per_linear,     // each linear's output from E[x^2] alone (awq_block_per_linear)
+};
+
 struct AwqOptions {
     int grid = 20;             // alpha = 0, 1/grid, ..., (grid-1)/grid
     bool duo_scaling = false;  // s = x^alpha / w^(1-alpha) instead of x^alpha
@@ -39,6 +55,9 @@ struct AwqOptions {
     // the folding: with clip off the result is the exact transform of the block).
     std::optional<float> alpha;
     quant::ClipOptions clip_options;
+    // Unset: module_output when calibration activations exist (statistics from `sutra
+    // calibrate`, or text), per_linear for a llama.cpp imatrix, which has none.
+    std::optional<AwqLoss> loss;
     // Threads for the search: alphas (and clipping rows) are evaluated in parallel, each on
     // its own copy of the weights; the choice is the same for every thread count.
     unsigned threads = 1;
@@ -65,6 +84,9 @@ struct AwqGroupReport {
 struct AwqBlockResult {
     model::BlockWeights weights;  // transformed: scaled, folded, clipped
     std::vector<AwqGroupReport> groups;
+    // Per linear (kBlockLinears order): the scale s its weight columns were multiplied by (and
+    // its input divided by); empty when the linear was not scaled.
+    std::array<std::vector<float>, 7> input_scales;
 };
 
 // x_mean: mean |x| per input channel for the inputs of q (= k = v), o, gate (= up), down, from
@@ -73,6 +95,16 @@ struct AwqBlockResult {
 Result<AwqBlockResult> awq_block(const model::Llama& llama, const model::BlockWeights& fp,
                                  const std::vector<model::Activations>& inputs,
                                  const std::array<std::vector<float>, 4>& x_mean,
-                                 const BlockQuant& q, const AwqOptions& opt);
+                                 const BlockQuant& q,
+                                 const AwqOptions& opt);  // opt.loss must not be per_linear
+
+// The per-linear loss (above), without activations. x_mean: the salience statistic s is
+// computed from (mean |x|, or sqrt(mean x^2) where only that exists); x_sq: mean x^2 per input
+// channel, the loss weights; both for the inputs of q (= k = v), o, gate (= up), down.
+Result<AwqBlockResult> awq_block_per_linear(const model::LlamaConfig& c,
+                                            const model::BlockWeights& fp,
+                                            const std::array<std::vector<float>, 4>& x_mean,
+                                            const std::array<std::vector<float>, 4>& x_sq,
+                                            const BlockQuant& q, const AwqOptions& opt);
 
 }  // namespace sutra::pipeline

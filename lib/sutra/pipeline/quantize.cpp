@@ -1,4 +1,5 @@
 #include "sutra/pipeline/quantize.hpp"
+#include "sutra/pipeline/awq_setup.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -7,6 +8,7 @@
 #include "sutra/base/memory.hpp"
 #include "sutra/base/thread_pool.hpp"
 #include "sutra/calib/collect.hpp"
+#include "sutra/calib/imatrix_file.hpp"
 #include "sutra/calib/stats_file.hpp"
 #include "sutra/format/qbin_writer.hpp"
 #include "sutra/io/checkpoint.hpp"
@@ -91,12 +93,21 @@ Result<std::vector<format::QbinRecord>> make_records(const io::Checkpoint& ck, c
     return recs;
 }
 
-struct AwqSetup {
-    model::LlamaConfig config;
-    calib::CalibrationData calib;
-    std::string tokenizer;    // with calibration text: the tokenizer used
-    int64_t text_tokens = 0;  // and the tokens of the documents read
-};
+// The AWQ loss: as asked, else per-linear for an imatrix (it has no activations), else the
+// module output.
+Result<AwqLoss> resolve_awq_loss(const QuantizeOptions& opt, bool imatrix) {
+    const AwqLoss loss =
+        opt.awq.loss.value_or(imatrix ? AwqLoss::per_linear : AwqLoss::module_output);
+    if (imatrix && loss == AwqLoss::module_output)
+        return make_error(Errc::invalid_argument,
+                          opt.calib->string() +
+                              ": a llama.cpp imatrix holds no activations, so AWQ cannot use the "
+                              "module-output loss with it; drop --awq-loss module, or calibrate "
+                              "with `sutra calibrate` / --calib-text");
+    return loss;
+}
+
+}  // namespace
 
 // Decides the method and gathers what AWQ needs: the model config and calibration data, from
 // a statistics file or computed now from a text (one full-precision pass, block by block).
@@ -120,9 +131,20 @@ Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io
                                                "quantize without --calib / --calib-text instead");
     SUTRA_ASSIGN(s.config, model::read_llama_config(cfg));
     if (opt.calib) {
-        SUTRA_ASSIGN(s.calib, calib::load_calibration(*opt.calib, s.config));
+        // sutra's statistics or a llama.cpp imatrix (either layout), told apart by content.
+        SUTRA_ASSIGN(const calib::CalibFileKind kind, calib::sniff_calib_path(*opt.calib));
+        if (kind == calib::CalibFileKind::imatrix_gguf ||
+            kind == calib::CalibFileKind::imatrix_legacy) {
+            calib::ImatrixInfo info;
+            SUTRA_ASSIGN(s.calib, calib::load_imatrix(*opt.calib, s.config, &info));
+            s.imatrix = std::move(info);
+        } else {
+            SUTRA_ASSIGN(s.calib, calib::load_calibration(*opt.calib, s.config));
+        }
+        SUTRA_ASSIGN(s.loss, resolve_awq_loss(opt, s.imatrix.has_value()));
         return std::optional<AwqSetup>(std::move(s));
     }
+    SUTRA_ASSIGN(s.loss, resolve_awq_loss(opt, false));
     const model::TextInput in{opt.calib_text, std::nullopt, opt.tokenizer};
     SUTRA_ASSIGN(model::TextTokens text,
                  model::load_calib_tokens(ck.model_dir(), s.config, in, opt.calib_seq_len,
@@ -146,6 +168,8 @@ Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io
     SUTRA_ASSIGN(s.calib, calib::collect_stats(llama, tokens, co));
     return std::optional<AwqSetup>(std::move(s));
 }
+
+namespace {
 
 // The tensors whose stored values AWQ or data-free salience will transform.
 std::vector<bool> transformed_tensors(const io::Checkpoint& ck,
@@ -177,7 +201,7 @@ std::vector<bool> transformed_tensors(const io::Checkpoint& ck,
     return t;
 }
 
-ojson awq_record(const AwqOptions& o, const calib::CalibrationData& c) {
+ojson awq_record(const AwqOptions& o, const calib::CalibrationData& c, const AwqSetup& setup) {
     ojson j;
     j["grid"] = o.grid;
     j["duo_scaling"] = o.duo_scaling;
@@ -187,6 +211,16 @@ ojson awq_record(const AwqOptions& o, const calib::CalibrationData& c) {
     j["clip_tokens"] = o.clip_options.max_tokens;
     j["calib_windows"] = c.windows;
     j["calib_seq_len"] = c.seq_len;
+    // Only when not the default, so that the records of earlier outputs keep their bytes.
+    if (setup.loss == AwqLoss::per_linear) j["loss"] = "per_linear";
+    if (setup.imatrix) {
+        ojson m;
+        m["layout"] = std::string(calib::imatrix_layout_name(setup.imatrix->layout));
+        m["chunk_count"] = setup.imatrix->chunk_count;
+        m["chunk_size"] = setup.imatrix->chunk_size;
+        m["datasets"] = setup.imatrix->datasets;
+        j["imatrix"] = std::move(m);
+    }
     return j;
 }
 
@@ -279,7 +313,7 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     extra["config"] = config_record(opt, cfg);
     extra["source"] = source_record(ck);
     extra["method"] = awq ? "awq" : (data_free ? "data-free" : "rtn");
-    if (awq) extra["awq"] = awq_record(opt.awq, awq->calib);
+    if (awq) extra["awq"] = awq_record(opt.awq, awq->calib, *awq);
     QuantizeReport rep;
     // The model's config.json travels with the weights, so the .qbin can be run on its own.
     const fs::path cfg_path = ck.model_dir() / "config.json";
@@ -301,6 +335,8 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
         rep.calib_seq_len = awq->calib.seq_len;
         rep.calib_text_tokens = awq->text_tokens;
         rep.calib_tokenizer = awq->tokenizer;
+        rep.awq_loss = awq->loss == AwqLoss::per_linear ? "per_linear" : "module_output";
+        rep.calib_imatrix = awq->imatrix;
     }
     rep.method = extra["method"].get<std::string>();
     rep.output = opt.output.string();
@@ -371,6 +407,7 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
         if (awq) {
             AwqOptions awq_options = opt.awq;
             awq_options.threads = stream.threads;
+            awq_options.loss = awq->loss;
             SUTRA_ASSIGN(rep.awq,
                          quantize_layers_awq(ck, awq->config, records, w, awq->calib, awq_options,
                                              opt.chunk_bytes, written, progress));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sutra/base/error.hpp"
+#include "sutra/calib/imatrix_file.hpp"
 #include "sutra/pipeline/progress.hpp"
 #include "sutra/pipeline/quantize_awq.hpp"
 #include "sutra/pipeline/quantize_data_free.hpp"
@@ -31,7 +32,9 @@ struct QuantizeOptions {
     // Method: "auto" (AWQ with calibration; else data-free salience when the config has a
     // salience_threshold; else round-to-nearest), "rtn" (plain round-to-nearest) or "awq".
     std::string method = "auto";
-    std::optional<std::filesystem::path> calib;  // statistics from `sutra calibrate`
+    // Statistics from `sutra calibrate`, or a llama.cpp imatrix (legacy or GGUF layout; told
+    // apart by content, calib/IMATRIX.md).
+    std::optional<std::filesystem::path> calib;
     // Or: calibrate now on these text files (plain text or JSON Lines; calib/corpus.hpp).
     std::vector<std::filesystem::path> calib_text;
     std::optional<std::filesystem::path> tokenizer;  // instead of the model folder's
@@ -79,6 +82,10 @@ struct QuantizeReport {
     // and the tokens of the documents read.
     int64_t calib_windows = 0, calib_seq_len = 0, calib_text_tokens = 0;
     std::string calib_tokenizer;
+    // With AWQ: "module_output" or "per_linear"; and what a llama.cpp imatrix given as --calib
+    // says of its making.
+    std::string awq_loss;
+    std::optional<calib::ImatrixInfo> calib_imatrix;
 };
 
 // The config a set of options resolves to: preset, then config file, then overrides.

@@ -1,10 +1,9 @@
 #include "sutra/pipeline/quantize_awq.hpp"
 
-#include <algorithm>
 #include <unordered_map>
 
 #include "sutra/model/llama.hpp"
-#include "sutra/model/weights.hpp"
+#include "sutra/pipeline/awq_layers.hpp"
 #include "sutra/pipeline/tensor_writer.hpp"
 
 namespace sutra::pipeline {
@@ -14,36 +13,15 @@ Result<std::vector<AwqLayerReport>> quantize_layers_awq(
     const std::vector<format::QbinRecord>& records, format::QbinWriter& writer,
     const calib::CalibrationData& calib, const AwqOptions& options, uint64_t chunk_bytes,
     std::vector<bool>& written, ProgressObserver* progress) {
-    model::CheckpointWeights weights(ck);
-    SUTRA_ASSIGN(model::Llama llama, model::Llama::create(config, weights));
     std::unordered_map<std::string, size_t> index;
     for (size_t i = 0; i < records.size(); ++i)
         index.emplace(records[i].name, i);
-
-    // Full-precision activations entering block 0, one per calibration window.
-    std::vector<model::Activations> xs;
-    for (auto win : calib::windows_of(calib)) {
-        model::Activations x;
-        SUTRA_TRY(llama.embed(win, 0, x));
-        xs.push_back(std::move(x));
-    }
-    if (xs.empty())
-        return make_error(Errc::invalid_argument, "the calibration data holds no windows");
-
-    auto stats = [&](int layer, const char* linear) -> Result<std::vector<float>> {
-        const auto it = calib.linears.find(calib::linear_key(layer, linear));
-        if (it == calib.linears.end())
-            return make_error(Errc::bad_format, "calibration statistics lack the input of " +
-                                                    calib::linear_key(layer, linear) +
-                                                    "; recalibrate this model");
-        return it->second.mean_abs;
-    };
+    SUTRA_ASSIGN(AwqLayerStream stream, AwqLayerStream::create(ck, config, calib, options));
 
     std::vector<AwqLayerReport> reports;
     uint64_t done = 0;
     if (progress) progress->on_stage("awq", static_cast<uint64_t>(config.num_hidden_layers));
     for (int layer = 0; layer < config.num_hidden_layers; ++layer) {
-        SUTRA_ASSIGN(std::shared_ptr<const model::BlockWeights> fp, llama.block_weights(layer));
         BlockQuant bq;
         std::array<size_t, 7> rec{};
         for (size_t k = 0; k < kBlockLinears.size(); ++k) {
@@ -59,15 +37,10 @@ Result<std::vector<AwqLayerReport>> quantize_layers_awq(
                                : quant::make_layout(records[it->second].shape[0],
                                                     records[it->second].shape[1], 4, 0);
         }
-        std::array<std::vector<float>, 4> x_mean;
-        SUTRA_ASSIGN(x_mean[0], stats(layer, "self_attn.q_proj"));
-        SUTRA_ASSIGN(x_mean[1], stats(layer, "self_attn.o_proj"));
-        SUTRA_ASSIGN(x_mean[2], stats(layer, "mlp.gate_proj"));
-        SUTRA_ASSIGN(x_mean[3], stats(layer, "mlp.down_proj"));
-        SUTRA_ASSIGN(AwqBlockResult res, awq_block(llama, *fp, xs, x_mean, bq, options));
+        SUTRA_ASSIGN(AwqLayer res, stream.next(bq));
 
         // Write the block's tensors from the transformed weights.
-        const model::BlockWeights& tw = res.weights;
+        const model::BlockWeights& tw = res.result.weights;
         const std::vector<float>* lin[7] = {&tw.q, &tw.k, &tw.v, &tw.o, &tw.gate, &tw.up, &tw.down};
         for (size_t k = 0; k < 7; ++k) {
             const auto& r = records[rec[k]];
@@ -96,11 +69,7 @@ Result<std::vector<AwqLayerReport>> quantize_layers_awq(
             SUTRA_TRY(write_raw_f32(r, it->second, writer, *values));
             written[it->second] = true;
         }
-        reports.push_back({layer, std::move(res.groups)});
-
-        // The next block's input comes from this block in full precision.
-        for (auto& x : xs)
-            SUTRA_TRY(llama.run_block(*fp, x));
+        reports.push_back({layer, std::move(res.result.groups)});
         if (progress) progress->on_progress("layer " + std::to_string(layer), ++done);
     }
     if (progress) progress->on_stage_end();

@@ -158,6 +158,73 @@ std::vector<float> search_clip(const std::vector<float>& w, const QuantLayout& l
     return best;
 }
 
+double weighted_sq_error(const std::vector<float>& a, const std::vector<float>& b, uint64_t cols,
+                         std::span<const float> x_sq) {
+    double e = 0;
+    for (size_t i = 0; i < a.size(); i += cols) {
+        double row = 0;
+        for (uint64_t c = 0; c < cols; ++c) {
+            const double d = static_cast<double>(a[i + c]) - static_cast<double>(b[i + c]);
+            row += static_cast<double>(x_sq[c]) * d * d;
+        }
+        e += row;
+    }
+    return e;
+}
+
+std::vector<float> search_clip_weighted(const std::vector<float>& w, const QuantLayout& l,
+                                        std::span<const float> x_sq, const ClipOptions& opt,
+                                        unsigned threads) {
+    const simd::Kernels& k = simd::active();
+    const int steps = std::max(1, static_cast<int>(opt.max_shrink * static_cast<float>(opt.grid)));
+    std::vector<float> best(l.rows * l.n_groups);
+    constexpr uint64_t kRowsPerItem = 8;
+    const uint64_t items = (l.rows + kRowsPerItem - 1) / kRowsPerItem;
+    parallel_for(static_cast<size_t>(items), threads, [&](size_t item) {
+        std::vector<float> clipped(l.group), q(l.group);
+        std::vector<uint8_t> codes(l.group), zeros(1);
+        std::vector<uint16_t> scales(1);
+        const uint64_t r_end = std::min<uint64_t>(l.rows, (item + 1) * kRowsPerItem);
+        for (uint64_t r = item * kRowsPerItem; r < r_end; ++r) {
+            for (uint64_t g = 0; g < l.n_groups; ++g) {
+                const uint64_t b = g * l.group, width = l.group_width(g);
+                const float* wg = w.data() + r * l.cols + b;
+                const float* dg = x_sq.data() + b;
+                float mx = 0;
+                for (uint64_t c = 0; c < width; ++c)
+                    mx = std::max(mx, std::fabs(wg[c]));
+                const auto lg = make_layout(1, width, l.bits, static_cast<uint32_t>(width));
+                double best_err = std::numeric_limits<double>::infinity();
+                float best_bound = mx;
+                for (int i = 0; i < steps; ++i) {
+                    const float bound =
+                        mx * (1.0f - static_cast<float>(i) / static_cast<float>(opt.grid));
+                    for (uint64_t c = 0; c < width; ++c)
+                        clipped[c] = std::clamp(wg[c], -bound, bound);
+                    size_t bad = 0;
+                    if (quantize_row_rtn(k, clipped.data(), lg, codes.data(), scales.data(),
+                                         zeros.data(), &bad) == RowStatus::ok)
+                        dequantize_row(k, codes.data(), scales.data(), zeros.data(), lg, q.data());
+                    else
+                        std::copy(clipped.begin(), clipped.begin() + static_cast<long>(width),
+                                  q.begin());
+                    double err = 0;
+                    for (uint64_t c = 0; c < width; ++c) {
+                        const double d = static_cast<double>(q[c]) - static_cast<double>(wg[c]);
+                        err += static_cast<double>(dg[c]) * d * d;
+                    }
+                    if (err < best_err) {
+                        best_err = err;
+                        best_bound = bound;
+                    }
+                }
+                best[r * l.n_groups + g] = best_bound;
+            }
+        }
+    });
+    return best;
+}
+
 void apply_clip(std::vector<float>& w, const QuantLayout& l, std::span<const float> bounds) {
     for (uint64_t r = 0; r < l.rows; ++r) {
         for (uint64_t g = 0; g < l.n_groups; ++g) {

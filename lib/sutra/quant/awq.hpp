@@ -50,6 +50,21 @@ struct ClipOptions {
 std::vector<float> search_clip(const std::vector<float>& w, const QuantLayout& l,
                                std::span<const float> x, uint64_t n, const ClipOptions& opt,
                                unsigned threads = 1);
+// Without activations (statistics only, e.g. a llama.cpp imatrix): the expected squared
+// output error of a linear whose input channels are taken as uncorrelated, i.e. with only the
+// diagonal of E[x xᵀ]: sum_r sum_c x_sq[c] * (a[r, c] - b[r, c])^2 for A, B [rows, cols] and
+// x_sq[c] = E[x_c^2]. Accumulated in double, rows in order.
+double weighted_sq_error(const std::vector<float>& a, const std::vector<float>& b, uint64_t cols,
+                         std::span<const float> x_sq);
+
+// search_clip with that loss: for each (row, group), the bound max|W| * (1 - i/grid) that
+// minimises sum_c x_sq[c] * (Q(clip(W))[r, c] - W[r, c])^2 over the group's columns. x_sq has
+// `cols` entries (for scaled weights W·diag(s), pass E[x^2] / s^2). Same grid, result layout
+// and thread independence as search_clip.
+std::vector<float> search_clip_weighted(const std::vector<float>& w, const QuantLayout& l,
+                                        std::span<const float> x_sq, const ClipOptions& opt,
+                                        unsigned threads = 1);
+
 // Clamps W [rows, cols] to [-bound, bound] of its group.
 void apply_clip(std::vector<float>& w, const QuantLayout& l, std::span<const float> bounds);
 
