@@ -200,6 +200,18 @@ PY
   check $r "Q4_0 through llama.cpp: sutra's AWQ export has lower mean KL vs F32 ($akl) than llama.cpp's own Q4_0 ($lkl)"
 fi
 
+# 7. sutra's block encoders and decoders against llama.cpp's own libggml (quantize_row_*_ref
+# bytes, dequantization of every type): the hidden [ggml-llama] case of the unit tests.
+lib=$npm_dir/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so
+tests=$(dirname "$sutra")/sutra_tests
+if [ -f "$lib" ] && [ -x "$tests" ]; then
+  r=0
+  SUTRA_LIBGGML_BASE=$lib "$tests" "[ggml-llama]" >"$work/ggml-llama.txt" 2>&1 || r=1
+  check $r "ggml types: sutra's blocks = llama.cpp's reference bytes and decode alike (sutra_tests [ggml-llama])"
+else
+  echo "not run: the libggml check (no $lib or no $tests)"
+fi
+
 if [ "$failures" = 0 ]; then
   echo "passed: sutra's GGUF export of stories260K runs in llama.cpp v0.5.0 as sutra runs it"
   rm -rf "$work"
