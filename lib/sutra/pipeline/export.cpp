@@ -36,4 +36,28 @@ Result<ExportReport> run_export(const ExportOptions& opt, ProgressObserver* prog
     return make_error(Errc::internal, "unknown export format");
 }
 
+Result<std::filesystem::path> export_source_folder(const ExportOptions& opt) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (opt.model_dir) {
+        if (!fs::is_directory(*opt.model_dir, ec))
+            return make_error(Errc::not_found,
+                              opt.model_dir->string() + ": --model-dir is not a folder");
+        if (!fs::exists(*opt.model_dir / "config.json", ec))
+            return make_error(Errc::not_found,
+                              (*opt.model_dir / "config.json").string() +
+                                  ": not found; --model-dir must be the folder the model was "
+                                  "quantized from (with its config.json)");
+        return *opt.model_dir;
+    }
+    const fs::path dir = opt.input.parent_path().empty() ? fs::path(".") : opt.input.parent_path();
+    if (!fs::exists(dir / "config.json", ec))
+        return make_error(Errc::not_found, opt.input.string() +
+                                               ": no config.json beside it, and a .qbin does "
+                                               "not record where its model came from; pass "
+                                               "--model-dir DIR, the folder it was quantized "
+                                               "from (exports need its config.json and tokenizer)");
+    return dir;
+}
+
 }  // namespace sutra::pipeline

@@ -68,4 +68,8 @@ struct ExportReport {
 
 Result<ExportReport> run_export(const ExportOptions& opt, ProgressObserver* progress);
 
+// The source model folder of an export: opt.model_dir (which must hold config.json), else the
+// .qbin's own folder when config.json is there; not_found naming --model-dir otherwise.
+Result<std::filesystem::path> export_source_folder(const ExportOptions& opt);
+
 }  // namespace sutra::pipeline

@@ -355,30 +355,6 @@ Result<uint64_t> copy_one_file(const fs::path& src, const fs::path& dst) {
     return in.size();
 }
 
-// The source folder: opt.model_dir, else the .qbin's own folder when config.json is there.
-Result<fs::path> source_folder(const ExportOptions& opt) {
-    std::error_code ec;
-    if (opt.model_dir) {
-        if (!fs::is_directory(*opt.model_dir, ec))
-            return make_error(Errc::not_found,
-                              opt.model_dir->string() + ": --model-dir is not a folder");
-        if (!fs::exists(*opt.model_dir / "config.json", ec))
-            return make_error(Errc::not_found,
-                              (*opt.model_dir / "config.json").string() +
-                                  ": not found; --model-dir must be the folder the model was "
-                                  "quantized from (with its config.json)");
-        return *opt.model_dir;
-    }
-    const fs::path dir = opt.input.parent_path().empty() ? fs::path(".") : opt.input.parent_path();
-    if (!fs::exists(dir / "config.json", ec))
-        return make_error(Errc::not_found, opt.input.string() +
-                                               ": no config.json beside it, and a .qbin does "
-                                               "not record where its model came from; pass "
-                                               "--model-dir DIR, the folder it was quantized "
-                                               "from");
-    return dir;
-}
-
 Result<ojson> export_config(const fs::path& dir, const format::QbinFile& q, const ExportPlan& p) {
     const fs::path path = dir / "config.json";
     SUTRA_ASSIGN(ojson cfg, io::read_strict_ordered_json_file(path.string()));
@@ -564,7 +540,7 @@ Result<ExportReport> export_autoawq(const ExportOptions& opt, ProgressObserver* 
     const auto t0 = std::chrono::steady_clock::now();
     SUTRA_ASSIGN(format::QbinFile q, format::QbinFile::open(opt.input));
     SUTRA_ASSIGN(ExportPlan plan, make_plan(q, opt));
-    SUTRA_ASSIGN(fs::path src, source_folder(opt));
+    SUTRA_ASSIGN(fs::path src, export_source_folder(opt));
     SUTRA_TRY(check_output(opt, src));
     SUTRA_ASSIGN(ojson config, export_config(src, q, plan));
     SUTRA_ASSIGN(auto damage, q.verify_data());

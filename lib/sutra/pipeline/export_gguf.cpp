@@ -46,29 +46,6 @@ struct Item {
     std::vector<float> generated;
 };
 
-Result<fs::path> source_folder(const ExportOptions& opt) {
-    std::error_code ec;
-    if (opt.model_dir) {
-        if (!fs::is_directory(*opt.model_dir, ec))
-            return make_error(Errc::not_found,
-                              opt.model_dir->string() + ": --model-dir is not a folder");
-        if (!fs::exists(*opt.model_dir / "config.json", ec))
-            return make_error(Errc::not_found,
-                              (*opt.model_dir / "config.json").string() +
-                                  ": not found; --model-dir must be the folder the model was "
-                                  "quantized from (with its config.json)");
-        return *opt.model_dir;
-    }
-    const fs::path dir = opt.input.parent_path().empty() ? fs::path(".") : opt.input.parent_path();
-    if (!fs::exists(dir / "config.json", ec))
-        return make_error(Errc::not_found, opt.input.string() +
-                                               ": no config.json beside it, and a .qbin does "
-                                               "not record where its model came from; pass "
-                                               "--model-dir DIR, the folder it was quantized "
-                                               "from (GGUF needs its config and tokenizer)");
-    return dir;
-}
-
 // llama.cpp's rope_freqs for rope_type "llama3" (convert_hf_to_gguf.py LlamaModel
 // generate_extra_tensors): one factor per rotary frequency pair.
 std::vector<float> llama3_rope_factors(const model::LlamaConfig& c) {
@@ -235,7 +212,7 @@ int gguf_order(const format::GgufName& gn) {
 
 Result<ExportReport> export_gguf(const ExportOptions& opt, ProgressObserver* progress) {
     SUTRA_ASSIGN(format::QbinFile q, format::QbinFile::open(opt.input));
-    SUTRA_ASSIGN(fs::path src, source_folder(opt));
+    SUTRA_ASSIGN(fs::path src, export_source_folder(opt));
     SUTRA_ASSIGN(auto damage, q.verify_data());
     if (!damage.empty())
         return make_error(Errc::corrupt,

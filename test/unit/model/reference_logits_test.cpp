@@ -14,6 +14,7 @@
 
 #include "support/cli_run.hpp"
 #include "support/paths.hpp"
+#include "support/python.hpp"
 #include "sutra/io/checkpoint.hpp"
 #include "sutra/model/llama.hpp"
 #include "sutra/model/llama_config.hpp"
@@ -27,35 +28,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// `argv` run through the shell with stdin from /dev/null, output in `logs`; returns the exit
-// code (-1 when it could not run).
-int run_command(const std::vector<std::string>& argv, const fs::path& logs) {
-    std::string cmd;
-    for (const auto& a : argv)
-        cmd += (cmd.empty() ? "" : " ") + test::shell_quote(a);
-    cmd += " </dev/null >" + test::shell_quote((logs / "stdout").string()) + " 2>" +
-           test::shell_quote((logs / "stderr").string());
-    const int status = std::system(cmd.c_str());
-    if (status == -1 || !WIFEXITED(status)) return -1;
-    return WEXITSTATUS(status);
-}
-
 std::string read_file(const fs::path& p) {
     const test::Bytes b = test::read_bytes(p);
     return {b.begin(), b.end()};
-}
-
-// A python3 that imports numpy: $SUTRA_PYTHON, /usr/bin/python3 (Debian's, where
-// python3-numpy installs), then python3 on the PATH.
-std::optional<std::string> find_python() {
-    std::vector<std::string> candidates;
-    if (const char* env = std::getenv("SUTRA_PYTHON"); env && *env) candidates.emplace_back(env);
-    candidates.emplace_back("/usr/bin/python3");
-    candidates.emplace_back("python3");
-    test::TempDir logs;
-    for (const auto& c : candidates)
-        if (run_command({c, "-c", "import numpy"}, logs.path()) == 0) return c;
-    return std::nullopt;
 }
 
 std::vector<int32_t> test_ids(uint64_t vocab) {
@@ -193,7 +168,7 @@ std::vector<Case> cases() {
 
 TEST_CASE("reference: every family's logits match an independent numpy reference within 1e-4",
           "[model][reference]") {
-    const auto python = find_python();
+    const auto python = test::python_with_numpy();
     if (!python) {
         FAIL(
             "no python3 that imports numpy (tried $SUTRA_PYTHON, /usr/bin/python3, python3): "
@@ -215,7 +190,7 @@ TEST_CASE("reference: every family's logits match an independent numpy reference
             id_list += (id_list.empty() ? "" : ",") + std::to_string(id);
 
         const fs::path out = d / "reference.f32";
-        const int code = run_command(
+        const int code = test::run_command(
             {*python, script.string(), model.string(), "--ids", id_list, "--out", out.string()},
             d.path());
         INFO("reference stderr: " << read_file(d / "stderr"));

@@ -10,6 +10,7 @@
 
 #include "support/cli_run.hpp"
 #include "support/paths.hpp"
+#include "support/python.hpp"
 #include "sutra/format/gguf_reader.hpp"
 #include "sutra/pipeline/example_checkpoint.hpp"
 #include "sutra/pipeline/export.hpp"
@@ -19,31 +20,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int run_command(const std::vector<std::string>& argv, const fs::path& logs) {
-    std::string cmd;
-    for (const auto& a : argv)
-        cmd += (cmd.empty() ? "" : " ") + test::shell_quote(a);
-    cmd += " </dev/null >" + test::shell_quote((logs / "stdout").string()) + " 2>" +
-           test::shell_quote((logs / "stderr").string());
-    const int status = std::system(cmd.c_str());
-    if (status == -1 || !WIFEXITED(status)) return -1;
-    return WEXITSTATUS(status);
-}
-
 std::string read_text(const fs::path& p) {
     const test::Bytes b = test::read_bytes(p);
     return {b.begin(), b.end()};
-}
-
-std::optional<std::string> find_python() {
-    std::vector<std::string> candidates;
-    if (const char* env = std::getenv("SUTRA_PYTHON"); env && *env) candidates.emplace_back(env);
-    candidates.emplace_back("/usr/bin/python3");
-    candidates.emplace_back("python3");
-    test::TempDir logs;
-    for (const auto& c : candidates)
-        if (run_command({c, "-c", "import numpy"}, logs.path()) == 0) return c;
-    return std::nullopt;
 }
 
 void sutra_ok(const std::vector<std::string>& args) {
@@ -55,17 +34,17 @@ void sutra_ok(const std::vector<std::string>& args) {
 // The independent check of `gguf` against the dequantized .qbin.
 void reference_check(const fs::path& gguf, const fs::path& qbin, const fs::path& config,
                      const std::string& type) {
-    const auto py = find_python();
-    if (!py) {
-        WARN("python3 with numpy not found: the reference check of " << gguf << " is skipped");
-        return;
-    }
+    const auto py = test::python_with_numpy();
+    // Not a skip: the check is the point of the test (scripts/bootstrap.sh installs numpy).
+    if (!py)
+        FAIL("python3 with numpy not found (apt-get install python3-numpy): cannot check " << gguf);
     const fs::path deq = gguf.parent_path() / (gguf.stem().string() + "-deq.safetensors");
     if (!fs::exists(deq)) sutra_ok({"dequantize", qbin.string(), "-o", deq.string(), "--force"});
     test::TempDir logs;
-    const int rc = run_command({*py, (test::source_dir() / "test/reference/gguf_check.py").string(),
-                                gguf.string(), deq.string(), config.string(), type},
-                               logs.path());
+    const int rc =
+        test::run_command({*py, (test::source_dir() / "test/reference/gguf_check.py").string(),
+                           gguf.string(), deq.string(), config.string(), type},
+                          logs.path());
     INFO(read_text(logs / "stdout") << read_text(logs / "stderr"));
     CHECK(rc == 0);
 }

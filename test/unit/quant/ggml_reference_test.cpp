@@ -15,6 +15,7 @@
 
 #include "support/cli_run.hpp"
 #include "support/paths.hpp"
+#include "support/python.hpp"
 #include "support/st_builder.hpp"
 #include "sutra/quant/ggml_types.hpp"
 
@@ -23,30 +24,6 @@ using namespace sutra::quant;
 namespace fs = std::filesystem;
 
 namespace {
-
-int run_shell(const std::vector<std::string>& argv, const fs::path& logs) {
-    std::string cmd;
-    for (const auto& a : argv) {
-        if (!cmd.empty()) cmd += ' ';
-        cmd += test::shell_quote(a);
-    }
-    cmd += " </dev/null >" + test::shell_quote((logs / "stdout").string()) + " 2>" +
-           test::shell_quote((logs / "stderr").string());
-    const int status = std::system(cmd.c_str());
-    if (status == -1 || !WIFEXITED(status)) return -1;
-    return WEXITSTATUS(status);
-}
-
-std::optional<std::string> python_with_numpy() {
-    std::vector<std::string> candidates;
-    if (const char* env = std::getenv("SUTRA_PYTHON"); env && *env) candidates.emplace_back(env);
-    candidates.emplace_back("/usr/bin/python3");
-    candidates.emplace_back("python3");
-    test::TempDir logs;
-    for (const auto& c : candidates)
-        if (run_shell({c, "-c", "import numpy"}, logs.path()) == 0) return c;
-    return std::nullopt;
-}
 
 // Rows of `cols` values: gaussian, heavy-tailed (student-t 3), all-positive, all-negative,
 // constant, zero, and a row with tiny and large magnitudes mixed.
@@ -73,7 +50,7 @@ std::vector<float> test_rows(size_t cols, size_t* rows) {
 }  // namespace
 
 TEST_CASE("ggml: numpy reference decoder agrees bit for bit", "[ggml]") {
-    const auto python = python_with_numpy();
+    const auto python = test::python_with_numpy();
     if (!python)
         FAIL(
             "no python3 that imports numpy (tried $SUTRA_PYTHON, /usr/bin/python3, python3): "
@@ -105,9 +82,9 @@ TEST_CASE("ggml: numpy reference decoder agrees bit for bit", "[ggml]") {
             const fs::path out = dir / (std::string(info.name) + ".f32");
             test::write_bytes(in, enc);
             test::TempDir logs;
-            const int code = run_shell({*python, script.string(), info.name, std::to_string(cols),
-                                        in.string(), out.string()},
-                                       logs.path());
+            const int code = test::run_command({*python, script.string(), info.name,
+                                                std::to_string(cols), in.string(), out.string()},
+                                               logs.path());
             const test::Bytes err = test::read_bytes(logs / "stderr");
             INFO(info.name << (weighted ? " weighted" : " plain") << ": "
                            << std::string(err.begin(), err.end()));
@@ -135,7 +112,7 @@ TEST_CASE("ggml: numpy reference decoder agrees bit for bit", "[ggml]") {
 TEST_CASE("ggml: bytes and decoding agree with llama.cpp's ggml", "[.][ggml-llama]") {
     const char* lib = std::getenv("SUTRA_LIBGGML_BASE");
     if (!lib || !*lib) FAIL("set SUTRA_LIBGGML_BASE to llama.cpp's libggml-base.so");
-    const auto python = python_with_numpy();
+    const auto python = test::python_with_numpy();
     REQUIRE(python);
     const size_t rows = 32, cols = 4096;
     std::mt19937 rng(77);
