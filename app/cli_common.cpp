@@ -186,4 +186,11 @@ std::unique_ptr<pipeline::ProgressObserver> make_progress(const GlobalOptions& g
     return std::make_unique<TerminalProgress>();
 }
 
+std::string shape_text(const std::vector<uint64_t>& s) {
+    std::string t = "[";
+    for (size_t i = 0; i < s.size(); ++i)
+        t += (i ? ", " : "") + std::to_string(s[i]);
+    return t + "]";
+}
+
 }  // namespace sutra::app

@@ -48,6 +48,7 @@ int fail(const Error& e);
 
 std::string human_bytes(uint64_t n);  // "1.04 MB" (decimal units, as disk sizes are sold)
 std::string fixed(double v, int decimals);
+std::string shape_text(const std::vector<uint64_t>& shape);  // "[2048, 64]"
 
 // A progress bar on stderr, drawn only when stderr is a terminal and not --quiet; nullptr
 // otherwise (the library then reports nothing).

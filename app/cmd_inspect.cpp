@@ -7,17 +7,6 @@
 #include "sutra/plan/config.hpp"
 
 namespace sutra::app {
-namespace {
-
-std::string shape_text(const std::vector<uint64_t>& s) {
-    std::string t = "[";
-    for (size_t i = 0; i < s.size(); ++i)
-        t += (i ? ", " : "") + std::to_string(s[i]);
-    return t + "]";
-}
-
-}  // namespace
-
 Runner add_inspect(CLI::App& app, const GlobalOptions&) {
     auto path = std::make_shared<std::string>();
     auto json = std::make_shared<bool>(false);

@@ -21,13 +21,6 @@ struct Args {
     bool keep_unsupported = false;
 };
 
-std::string shape_text(const std::vector<uint64_t>& s) {
-    std::string t = "[";
-    for (size_t i = 0; i < s.size(); ++i)
-        t += (i ? ", " : "") + std::to_string(s[i]);
-    return t + "]";
-}
-
 nlohmann::ordered_json to_json(const pipeline::QuantizeReport& r) {
     nlohmann::ordered_json j;
     j["schema"] = "sutra.quantize/1";

@@ -5,17 +5,6 @@
 #include <cstdio>
 
 namespace sutra::app {
-namespace {
-
-std::string shape_text(const std::vector<uint64_t>& s) {
-    std::string t = "[";
-    for (size_t i = 0; i < s.size(); ++i)
-        t += (i ? ", " : "") + std::to_string(s[i]);
-    return t + "]";
-}
-
-}  // namespace
-
 nlohmann::ordered_json export_json(const pipeline::ExportReport& r) {
     nlohmann::ordered_json j;
     j["schema"] = "sutra.export/1";
