@@ -87,6 +87,50 @@ std::vector<float> fake_quantize(const std::vector<float>& w, const QuantLayout&
     return out;
 }
 
+namespace {
+
+// Scratch for one thread's clipping search (one group at a time, at most `width` values).
+struct ClipScratch {
+    std::vector<float> clipped, q;
+    std::vector<uint8_t> codes, zeros;
+    std::vector<uint16_t> scales;
+    explicit ClipScratch(uint64_t width)
+        : clipped(width), q(width), codes(width), zeros(1), scales(1) {}
+};
+
+// The clipping bound of one group wg[0, width): among mx·(1 − i/grid), i < steps (mx the
+// group's largest |w|), the first with the least err(q), q being the group clamped to ±bound
+// and round-tripped through RTN (the clamped values where RTN refuses them).
+template <class Err>
+float best_clip_bound(const simd::Kernels& k, const float* wg, uint64_t width, int bits, int steps,
+                      int grid, ClipScratch& s, const Err& err) {
+    float mx = 0;
+    for (uint64_t c = 0; c < width; ++c)
+        mx = std::max(mx, std::fabs(wg[c]));
+    const auto lg = make_layout(1, width, bits, static_cast<uint32_t>(width));
+    double best_err = std::numeric_limits<double>::infinity();
+    float best_bound = mx;
+    for (int i = 0; i < steps; ++i) {
+        const float bound = mx * (1.0f - static_cast<float>(i) / static_cast<float>(grid));
+        for (uint64_t c = 0; c < width; ++c)
+            s.clipped[c] = std::clamp(wg[c], -bound, bound);
+        size_t bad = 0;
+        if (quantize_row_rtn(k, s.clipped.data(), lg, s.codes.data(), s.scales.data(),
+                             s.zeros.data(), &bad) == RowStatus::ok)
+            dequantize_row(k, s.codes.data(), s.scales.data(), s.zeros.data(), lg, s.q.data());
+        else
+            std::copy(s.clipped.begin(), s.clipped.begin() + static_cast<long>(width), s.q.begin());
+        const double e = err(s.q.data());
+        if (e < best_err) {
+            best_err = e;
+            best_bound = bound;
+        }
+    }
+    return best_bound;
+}
+
+}  // namespace
+
 std::vector<float> search_clip(const std::vector<float>& w, const QuantLayout& l,
                                std::span<const float> x, uint64_t n, const ClipOptions& opt,
                                unsigned threads) {
@@ -111,46 +155,26 @@ std::vector<float> search_clip(const std::vector<float>& w, const QuantLayout& l
     constexpr uint64_t kRowsPerItem = 8;
     const uint64_t items = (l.rows + kRowsPerItem - 1) / kRowsPerItem;
     parallel_for(static_cast<size_t>(items), threads, [&](size_t item) {
-        std::vector<float> clipped(l.group), q(l.group), ref_out(m);
-        std::vector<uint8_t> codes(l.group), zeros(1);
-        std::vector<uint16_t> scales(1);
+        ClipScratch scratch(l.group);
+        std::vector<float> ref_out(m);
         const uint64_t r_end = std::min<uint64_t>(l.rows, (item + 1) * kRowsPerItem);
         for (uint64_t r = item * kRowsPerItem; r < r_end; ++r) {
             for (uint64_t g = 0; g < l.n_groups; ++g) {
                 const uint64_t b = g * l.group, width = l.group_width(g);
                 const float* wg = w.data() + r * l.cols + b;
                 const float* xs = xg[g].data();
-                float mx = 0;
-                for (uint64_t c = 0; c < width; ++c)
-                    mx = std::max(mx, std::fabs(wg[c]));
                 for (uint64_t t = 0; t < m; ++t)
                     ref_out[t] = static_cast<float>(k.dot(xs + t * width, wg, width));
-                const auto lg = make_layout(1, width, l.bits, static_cast<uint32_t>(width));
-                double best_err = std::numeric_limits<double>::infinity();
-                float best_bound = mx;
-                for (int i = 0; i < steps; ++i) {
-                    const float bound =
-                        mx * (1.0f - static_cast<float>(i) / static_cast<float>(opt.grid));
-                    for (uint64_t c = 0; c < width; ++c)
-                        clipped[c] = std::clamp(wg[c], -bound, bound);
-                    size_t bad = 0;
-                    if (quantize_row_rtn(k, clipped.data(), lg, codes.data(), scales.data(),
-                                         zeros.data(), &bad) == RowStatus::ok)
-                        dequantize_row(k, codes.data(), scales.data(), zeros.data(), lg, q.data());
-                    else
-                        std::copy(clipped.begin(), clipped.begin() + static_cast<long>(width),
-                                  q.begin());
-                    double err = 0;
-                    for (uint64_t t = 0; t < m; ++t) {
-                        const double d = k.dot(xs + t * width, q.data(), width) -
-                                         static_cast<double>(ref_out[t]);
-                        err += d * d;
-                    }
-                    if (err < best_err) {
-                        best_err = err;
-                        best_bound = bound;
-                    }
-                }
+                const float best_bound = best_clip_bound(
+                    k, wg, width, l.bits, steps, opt.grid, scratch, [&](const float* q) {
+                        double err = 0;
+                        for (uint64_t t = 0; t < m; ++t) {
+                            const double d =
+                                k.dot(xs + t * width, q, width) - static_cast<double>(ref_out[t]);
+                            err += d * d;
+                        }
+                        return err;
+                    });
                 best[r * l.n_groups + g] = best_bound;
             }
         }
@@ -181,43 +205,22 @@ std::vector<float> search_clip_weighted(const std::vector<float>& w, const Quant
     constexpr uint64_t kRowsPerItem = 8;
     const uint64_t items = (l.rows + kRowsPerItem - 1) / kRowsPerItem;
     parallel_for(static_cast<size_t>(items), threads, [&](size_t item) {
-        std::vector<float> clipped(l.group), q(l.group);
-        std::vector<uint8_t> codes(l.group), zeros(1);
-        std::vector<uint16_t> scales(1);
+        ClipScratch scratch(l.group);
         const uint64_t r_end = std::min<uint64_t>(l.rows, (item + 1) * kRowsPerItem);
         for (uint64_t r = item * kRowsPerItem; r < r_end; ++r) {
             for (uint64_t g = 0; g < l.n_groups; ++g) {
                 const uint64_t b = g * l.group, width = l.group_width(g);
                 const float* wg = w.data() + r * l.cols + b;
                 const float* dg = x_sq.data() + b;
-                float mx = 0;
-                for (uint64_t c = 0; c < width; ++c)
-                    mx = std::max(mx, std::fabs(wg[c]));
-                const auto lg = make_layout(1, width, l.bits, static_cast<uint32_t>(width));
-                double best_err = std::numeric_limits<double>::infinity();
-                float best_bound = mx;
-                for (int i = 0; i < steps; ++i) {
-                    const float bound =
-                        mx * (1.0f - static_cast<float>(i) / static_cast<float>(opt.grid));
-                    for (uint64_t c = 0; c < width; ++c)
-                        clipped[c] = std::clamp(wg[c], -bound, bound);
-                    size_t bad = 0;
-                    if (quantize_row_rtn(k, clipped.data(), lg, codes.data(), scales.data(),
-                                         zeros.data(), &bad) == RowStatus::ok)
-                        dequantize_row(k, codes.data(), scales.data(), zeros.data(), lg, q.data());
-                    else
-                        std::copy(clipped.begin(), clipped.begin() + static_cast<long>(width),
-                                  q.begin());
-                    double err = 0;
-                    for (uint64_t c = 0; c < width; ++c) {
-                        const double d = static_cast<double>(q[c]) - static_cast<double>(wg[c]);
-                        err += static_cast<double>(dg[c]) * d * d;
-                    }
-                    if (err < best_err) {
-                        best_err = err;
-                        best_bound = bound;
-                    }
-                }
+                const float best_bound = best_clip_bound(
+                    k, wg, width, l.bits, steps, opt.grid, scratch, [&](const float* q) {
+                        double err = 0;
+                        for (uint64_t c = 0; c < width; ++c) {
+                            const double d = static_cast<double>(q[c]) - static_cast<double>(wg[c]);
+                            err += static_cast<double>(dg[c]) * d * d;
+                        }
+                        return err;
+                    });
                 best[r * l.n_groups + g] = best_bound;
             }
         }
