@@ -163,7 +163,9 @@ Runner add_quantize(CLI::App& app, const GlobalOptions& g) {
                    "Output .qbin file (--format autoawq: a folder; gguf: a .gguf file)")
         ->required();
     add_quant_flags(app, a->q);
-    app.add_option("--method", a->method, "auto (AWQ with calibration, else RTN), rtn or awq");
+    app.add_option(
+        "--method", a->method,
+        "auto (AWQ with calibration, else RTN), rtn, awq, gptq or awq+gptq (calibrated)");
     app.add_flag("--force", a->force, "Overwrite the output if it exists");
     app.add_flag("--dry-run", a->dry_run,
                  "Print the plan and the exact output size; write nothing");

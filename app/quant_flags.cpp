@@ -34,7 +34,21 @@ void add_quant_flags(CLI::App& app, QuantFlags& f) {
                    "With --calib-text: calibration window length (default 256)");
     app.add_option("--awq-grid", f.grid, "AWQ: number of alpha values searched (default 20)");
     app.add_flag("--awq-duo", f.duo, "AWQ: scale by activation and weight salience (duo scaling)");
-    app.add_flag("--no-clip", f.no_clip, "AWQ: skip the per-group clipping search");
+    auto* no_clip = app.add_flag("--no-clip", f.no_clip, "AWQ: skip the per-group clipping search");
+    app.add_flag("--clip", f.clip,
+                 "AWQ + GPTQ: run AWQ's clipping search too (off by default there: it is chosen "
+                 "for RTN's rounding)")
+        ->excludes(no_clip);
+    app.add_option("--gptq-damp", f.gptq_damp,
+                   "GPTQ: dampening added to the Hessian's diagonal, as a fraction of its mean "
+                   "(default 0.01)");
+    app.add_option("--gptq-block", f.gptq_block, "GPTQ: columns per lazy batch (default 128)");
+    app.add_flag("--act-order", f.act_order,
+                 "GPTQ: round columns by descending Hessian diagonal (groups stay static)");
+    app.add_option("--gptq-inputs", f.gptq_inputs,
+                   "GPTQ: calibration inputs from the quantized-so-far model (sequential, "
+                   "default) or the full-precision one (fp)")
+        ->check(choice_check("GPTQ inputs", {"sequential", "fp"}));
     app.add_option("--awq-loss", f.awq_loss,
                    "AWQ: loss of the alpha and clipping search: module (the module's output on "
                    "calibration activations; default) or per-linear (from mean x^2 alone; the "
@@ -79,6 +93,16 @@ Status apply_quant_flags(const QuantFlags& f, const GlobalOptions& g,
     opt.awq.grid = f.grid;
     opt.awq.duo_scaling = f.duo;
     opt.awq.clip = !f.no_clip;
+    opt.clip_forced = f.clip;
+    if (!(f.gptq_damp >= 0.0 && f.gptq_damp <= 1.0))
+        return make_error(Errc::invalid_argument, "--gptq-damp must be in [0, 1] (default 0.01)");
+    if (f.gptq_block == 0 || f.gptq_block > 4096)
+        return make_error(Errc::invalid_argument,
+                          "--gptq-block must be in [1, 4096] (default 128)");
+    opt.gptq.damp = f.gptq_damp;
+    opt.gptq.block = f.gptq_block;
+    opt.gptq.act_order = f.act_order;
+    opt.gptq_fp_inputs = f.gptq_inputs == "fp";
     if (f.awq_loss == "module") opt.awq.loss = pipeline::AwqLoss::module_output;
     if (f.awq_loss == "per-linear") opt.awq.loss = pipeline::AwqLoss::per_linear;
     opt.threads = g.threads;

@@ -15,7 +15,11 @@ struct QuantFlags {
     int bits = 0;
     int64_t calib_tokens = 16384, seq_len = 256;
     int grid = 20;
-    bool duo = false, no_clip = false;
+    bool duo = false, no_clip = false, clip = false;
+    double gptq_damp = 0.01;
+    uint64_t gptq_block = 128;
+    bool act_order = false;
+    std::string gptq_inputs = "sequential";
 };
 
 void add_quant_flags(CLI::App& app, QuantFlags& f);

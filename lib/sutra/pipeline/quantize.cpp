@@ -117,11 +117,12 @@ Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io
     if (opt.calib && !opt.calib_text.empty())
         return make_error(Errc::invalid_argument,
                           "give --calib (statistics) or --calib-text (text), not both");
-    if (opt.method == "awq" && !have_calib)
-        return make_error(
-            Errc::invalid_argument,
-            "--method awq needs calibration: --calib stats.safetensors (from `sutra calibrate`) "
-            "or --calib-text FILE");
+    const bool gptq = opt.method == "gptq" || opt.method == "awq+gptq";
+    if ((opt.method == "awq" || gptq) && !have_calib)
+        return make_error(Errc::invalid_argument,
+                          "--method " + opt.method +
+                              " needs calibration: --calib stats.safetensors (from `sutra "
+                              "calibrate`) or --calib-text FILE");
     if (opt.method == "rtn" || !have_calib) return std::optional<AwqSetup>();
     AwqSetup s;
     const fs::path cfg = ck.model_dir() / "config.json";
@@ -135,6 +136,12 @@ Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io
         SUTRA_ASSIGN(const calib::CalibFileKind kind, calib::sniff_calib_path(*opt.calib));
         if (kind == calib::CalibFileKind::imatrix_gguf ||
             kind == calib::CalibFileKind::imatrix_legacy) {
+            if (gptq)
+                return make_error(Errc::invalid_argument,
+                                  opt.calib->string() + ": --method " + opt.method +
+                                      " needs calibration activations, and a llama.cpp imatrix "
+                                      "holds only their mean squares; calibrate with "
+                                      "--calib-text or `sutra calibrate`");
             calib::ImatrixInfo info;
             SUTRA_ASSIGN(s.calib, calib::load_imatrix(*opt.calib, s.config, &info));
             s.imatrix = std::move(info);
@@ -224,6 +231,24 @@ ojson awq_record(const AwqOptions& o, const calib::CalibrationData& c, const Awq
     return j;
 }
 
+// AWQ's options as the method runs them: AWQ + GPTQ clips only with --clip.
+AwqOptions awq_options_for(const QuantizeOptions& o) {
+    AwqOptions a = o.awq;
+    if (o.method == "awq+gptq") a.clip = o.clip_forced;
+    return a;
+}
+
+ojson gptq_record(const QuantizeOptions& o, const calib::CalibrationData& c) {
+    ojson j;
+    j["damp"] = o.gptq.damp;
+    j["block"] = o.gptq.block;
+    j["act_order"] = o.gptq.act_order;
+    j["inputs"] = o.gptq_fp_inputs ? "full_precision" : "sequential";
+    j["calib_windows"] = c.windows;
+    j["calib_seq_len"] = c.seq_len;
+    return j;
+}
+
 // A byte count for messages: MiB when at least one, else bytes.
 std::string mib_text(uint64_t bytes) {
     if (bytes < (1u << 20)) return std::to_string(bytes) + " bytes";
@@ -281,6 +306,25 @@ uint64_t awq_memory_estimate(const model::LlamaConfig& c, const calib::Calibrati
     return block * (2 + 2 * static_cast<uint64_t>(threads)) + acts;
 }
 
+// What the GPTQ path holds at its peak, roughly: the block's f32 weights twice (given and
+// running), the calibration activations of two stages at once plus the residual stream (and
+// AWQ's own when combined), and for the widest input the Hessian sum and its factorisation
+// (double, one copy more with act-order) and the f32 factor.
+uint64_t gptq_memory_estimate(const model::LlamaConfig& c, const calib::CalibrationData& cal,
+                              const QuantizeOptions& opt, unsigned threads) {
+    const auto H = static_cast<uint64_t>(c.hidden_size);
+    const auto I = static_cast<uint64_t>(c.intermediate_size);
+    const auto QW = static_cast<uint64_t>(c.q_width()), KV = static_cast<uint64_t>(c.kv_width());
+    const uint64_t block = 4 * (H * QW + 2 * H * KV + QW * H + 3 * H * I + 2 * H);
+    const uint64_t tokens = static_cast<uint64_t>(cal.windows) * static_cast<uint64_t>(cal.seq_len);
+    const uint64_t acts = 4 * tokens * (3 * H + std::max(I, QW) + H);
+    const uint64_t wide = std::max(H, I);
+    const uint64_t hessian = wide * wide * (8 * (opt.gptq.act_order ? 3 : 2) + 4);
+    uint64_t need = 2 * block + acts + hessian;
+    if (opt.method == "awq+gptq") need += awq_memory_estimate(c, cal, threads);
+    return need;
+}
+
 }  // namespace
 
 Result<plan::QuantConfig> resolve_config(const QuantizeOptions& opt) {
@@ -312,8 +356,11 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     extra["tool"] = std::string("sutra ") + SUTRA_VERSION;
     extra["config"] = config_record(opt, cfg);
     extra["source"] = source_record(ck);
-    extra["method"] = awq ? "awq" : (data_free ? "data-free" : "rtn");
-    if (awq) extra["awq"] = awq_record(opt.awq, awq->calib, *awq);
+    const bool gptq = awq && (opt.method == "gptq" || opt.method == "awq+gptq");
+    extra["method"] = gptq ? opt.method : awq ? "awq" : (data_free ? "data-free" : "rtn");
+    if (awq && opt.method != "gptq")
+        extra["awq"] = awq_record(awq_options_for(opt), awq->calib, *awq);
+    if (gptq) extra["gptq"] = gptq_record(opt, awq->calib);
     QuantizeReport rep;
     // The model's config.json travels with the weights, so the .qbin can be run on its own.
     const fs::path cfg_path = ck.model_dir() / "config.json";
@@ -383,15 +430,20 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     }
     if (awq && opt.max_memory) {
         const uint64_t need =
-            current_rss_bytes() + awq_memory_estimate(awq->config, awq->calib, stream.threads);
+            current_rss_bytes() +
+            (gptq ? gptq_memory_estimate(awq->config, awq->calib, opt, stream.threads)
+                  : awq_memory_estimate(awq->config, awq->calib, stream.threads));
         if (need > opt.max_memory)
             return make_error(Errc::invalid_argument,
                               "--max-memory " + mib_text(opt.max_memory) +
                                   " is below what AWQ needs here (about " +
                                   std::to_string((need >> 20) + 1) +
-                                  " MiB: one block's weights per search thread plus the "
-                                  "calibration activations); raise it, lower --threads or "
-                                  "--calib-tokens, or use --method rtn");
+                                  (gptq ? " MiB: one block's weights, the Hessians of its "
+                                          "widest input and the calibration activations"
+                                        : " MiB: one block's weights per search thread plus the "
+                                          "calibration activations") +
+                                  "); raise it, lower --threads or --calib-tokens, or use "
+                                  "--method rtn");
     }
 
     const auto inputs = ck.input_paths();
@@ -404,7 +456,19 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
         if (progress) progress->on_stage("quantize", p.input_data_bytes);
         uint64_t done = 0;
         std::vector<bool> written(p.tensors.size(), false);
-        if (awq) {
+        if (gptq) {
+            GptqStreamOptions go;
+            go.block.gptq = opt.gptq;
+            go.block.sequential = !opt.gptq_fp_inputs;
+            go.block.threads = stream.threads;
+            if (opt.method == "awq+gptq") {
+                go.awq = awq_options_for(opt);
+                go.awq->threads = stream.threads;
+                go.awq->loss = awq->loss;
+            }
+            SUTRA_ASSIGN(rep.gptq, quantize_layers_gptq(ck, awq->config, records, w, awq->calib, go,
+                                                        written, progress));
+        } else if (awq) {
             AwqOptions awq_options = opt.awq;
             awq_options.threads = stream.threads;
             awq_options.loss = awq->loss;

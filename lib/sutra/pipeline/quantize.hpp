@@ -12,6 +12,7 @@
 #include "sutra/pipeline/progress.hpp"
 #include "sutra/pipeline/quantize_awq.hpp"
 #include "sutra/pipeline/quantize_data_free.hpp"
+#include "sutra/pipeline/quantize_gptq.hpp"
 #include "sutra/pipeline/stage_times.hpp"
 #include "sutra/plan/plan.hpp"
 
@@ -30,7 +31,9 @@ struct QuantizeOptions {
     uint64_t max_memory = 0;            // cap on resident memory in bytes; 0 = none
 
     // Method: "auto" (AWQ with calibration; else data-free salience when the config has a
-    // salience_threshold; else round-to-nearest), "rtn" (plain round-to-nearest) or "awq".
+    // salience_threshold; else round-to-nearest), "rtn" (plain round-to-nearest), "awq",
+    // "gptq" or "awq+gptq" (AWQ's scales, then GPTQ's rounding); the last three need
+    // calibration with activations (text or `sutra calibrate` statistics).
     std::string method = "auto";
     // Statistics from `sutra calibrate`, or a llama.cpp imatrix (legacy or GGUF layout; told
     // apart by content, calib/IMATRIX.md).
@@ -42,6 +45,13 @@ struct QuantizeOptions {
     int64_t calib_seq_len = 256;
     int64_t calib_tokens = 16384;  // text tokens used for calibration on the fly; 0 = all
     AwqOptions awq;
+    // GPTQ (and AWQ + GPTQ): dampening, lazy-batch width, activation order; and where its
+    // calibration inputs come from (false: the quantized-so-far model, the default).
+    quant::GptqOptions gptq;
+    bool gptq_fp_inputs = false;
+    // AWQ + GPTQ runs AWQ's clipping only when asked (--clip); awq.clip = false (--no-clip)
+    // turns it off for AWQ.
+    bool clip_forced = false;
 };
 
 struct TensorSummary {
@@ -75,9 +85,10 @@ struct QuantizeReport {
     uint64_t block_bytes = 0;                   // f32 bytes per row block (after --max-memory)
     StageTimes stages;                          // per stage, summed over threads
     std::vector<std::string> warnings;          // things the user should know; nothing failed
-    std::string method;                         // "rtn", "awq" or "data-free"
+    std::string method;                         // "rtn", "awq", "gptq", "awq+gptq" or "data-free"
     std::vector<SalienceGroupReport> salience;  // data-free: per norm group
-    std::vector<AwqLayerReport> awq;  // per layer: the alpha chosen for each scaling group
+    std::vector<AwqLayerReport> awq;    // per layer: the alpha chosen for each scaling group
+    std::optional<GptqRunReport> gptq;  // GPTQ, AWQ + GPTQ: per layer and linear, and times
     // AWQ calibration: windows and their length; with calibration text, the tokenizer used
     // and the tokens of the documents read.
     int64_t calib_windows = 0, calib_seq_len = 0, calib_text_tokens = 0;

@@ -26,6 +26,12 @@ Result<QuantizeExportReport> run_quantize_gguf(const QuantizeOptions& quant,
     SUTRA_ASSIGN(io::Checkpoint ck, io::Checkpoint::open(quant.input));
     fs::path model_dir = exp.model_dir ? *exp.model_dir : ck.model_dir();
     SUTRA_TRY(io::check_output_path(exp.output, exp.force, ck.input_paths()));
+    if (quant.method == "gptq" || quant.method == "awq+gptq")
+        return make_error(
+            Errc::unsupported,
+            "--method " + quant.method +
+                " writes sutra's grid, not llama.cpp's types; quantize to a .qbin "
+                "(or --format autoawq), or use --method awq / rtn with --format gguf");
     SUTRA_ASSIGN(std::optional<AwqSetup> awq, prepare_awq(quant, ck));
 
     AwqOptions options = quant.awq;

@@ -92,6 +92,29 @@ Status write_quantized(const format::QbinRecord& r, size_t ri, format::QbinWrite
     return {};
 }
 
+Status write_codes(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
+                   std::span<const uint8_t> codes, std::span<const uint16_t> scales,
+                   std::span<const uint8_t> zeros) {
+    const auto& l = r.layout;
+    if (codes.size() != l.rows * l.cols || scales.size() != l.rows * l.n_groups ||
+        zeros.size() != l.rows * l.n_groups)
+        return make_error(Errc::internal, "tensor '" + r.name + "': codes do not fit its layout");
+    const simd::Kernels& k = simd::active();
+    std::vector<uint8_t> packed(l.qweight_bytes());
+    for (uint64_t i = 0; i < l.rows; ++i)
+        quant::pack_row_codes(k, codes.data() + i * l.cols, l.cols, l.bits,
+                              packed.data() + i * l.row_code_bytes);
+    SUTRA_TRY(w.append(ri, 0, packed));
+    SUTRA_TRY(w.append(ri, 1,
+                       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(scales.data()),
+                                                scales.size() * 2)));
+    packed.assign(l.qzeros_bytes(), 0);
+    for (uint64_t i = 0; i < l.rows; ++i)
+        quant::pack_row_codes(k, zeros.data() + i * l.n_groups, l.n_groups, l.bits,
+                              packed.data() + i * l.row_zero_bytes);
+    return w.append(ri, 2, packed);
+}
+
 Status write_raw_f32(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
                      std::span<const float> values) {
     if (!dtype_is_float_quantizable(r.dtype))

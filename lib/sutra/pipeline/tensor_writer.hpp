@@ -36,6 +36,11 @@ Status quantize_block(const format::QbinRecord& r, uint64_t row0, uint64_t n, co
 // spread over `threads` threads; the bytes do not depend on their number.
 Status write_quantized(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
                        const RowSource& rows, uint64_t chunk_bytes, unsigned threads = 1);
+// Writes a quantized record from codes already chosen (GPTQ): codes [rows, cols] and zeros
+// [rows, n_groups] unpacked, scales [rows, n_groups] F16 bits, all in r.layout.
+Status write_codes(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
+                   std::span<const uint8_t> codes, std::span<const uint16_t> scales,
+                   std::span<const uint8_t> zeros);
 // Writes f32 values as record `ri`'s stored tensor in its dtype (F32, F16 or BF16).
 Status write_raw_f32(const format::QbinRecord& r, size_t ri, format::QbinWriter& w,
                      std::span<const float> values);

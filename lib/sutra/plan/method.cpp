@@ -7,7 +7,7 @@
 namespace sutra::plan {
 
 const std::vector<std::string>& method_names() {
-    static const std::vector<std::string> names = {"auto", "rtn", "awq"};
+    static const std::vector<std::string> names = {"auto", "rtn", "awq", "gptq", "awq+gptq"};
     return names;
 }
 

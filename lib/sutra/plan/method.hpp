@@ -9,7 +9,8 @@
 
 namespace sutra::plan {
 
-// "auto" (AWQ with calibration data, else data-free or round-to-nearest), "rtn", "awq".
+// "auto" (AWQ with calibration data, else data-free or round-to-nearest), "rtn", "awq",
+// "gptq", "awq+gptq".
 const std::vector<std::string>& method_names();
 
 // The name itself if it is a method; else an error naming the choices and the likely one.

@@ -7,11 +7,9 @@
 #include "sutra/simd/kernels.hpp"
 
 namespace sutra::quant {
-namespace {
 
-// A group's F16 scale (its bits and its f32 value) and zero point from its range; false when
-// the scale does not fit an F16.
-bool group_params(float lo, float hi, float qmax, uint16_t* s16_out, float* scale, float* zero) {
+bool rtn_group_params(float lo, float hi, float qmax, uint16_t* s16_out, float* scale,
+                      float* zero) {
     const float raw_scale = std::max(hi - lo, 1e-5f) / qmax;
     if (!(raw_scale <= kMaxF16Scale)) return false;
     uint16_t s16 = f32_to_f16(raw_scale);
@@ -21,8 +19,6 @@ bool group_params(float lo, float hi, float qmax, uint16_t* s16_out, float* scal
     *zero = std::clamp(std::rint(-lo / *scale), 0.0f, qmax);
     return true;
 }
-
-}  // namespace
 
 RowStatus quantize_row_rtn(const float* w, const QuantLayout& l, uint8_t* codes, uint16_t* scales,
                            uint8_t* zeros, size_t* bad_index) {
@@ -41,7 +37,7 @@ RowStatus quantize_row_rtn(const float* w, const QuantLayout& l, uint8_t* codes,
             hi = std::max(hi, x[i]);
         }
         float scale = 0, zero = 0;
-        if (!group_params(lo, hi, qmax, &scales[g], &scale, &zero)) {
+        if (!rtn_group_params(lo, hi, qmax, &scales[g], &scale, &zero)) {
             *bad_index = static_cast<size_t>(start);
             return RowStatus::scale_overflow;
         }
@@ -76,7 +72,7 @@ RowStatus quantize_row_rtn(const simd::Kernels& k, const float* w, const QuantLa
         if (!k.min_max(w + start, width, &lo, &hi))  // the reference finds the element
             return quantize_row_rtn(w, l, codes, scales, zeros, bad_index);
         float scale = 0, zero = 0;
-        if (!group_params(lo, hi, qmax, &scales[g], &scale, &zero)) {
+        if (!rtn_group_params(lo, hi, qmax, &scales[g], &scale, &zero)) {
             *bad_index = static_cast<size_t>(start);
             return RowStatus::scale_overflow;
         }

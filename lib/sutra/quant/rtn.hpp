@@ -19,6 +19,10 @@ namespace sutra::quant {
 // Largest group scale an F16 can hold; a group whose scale would exceed it cannot be stored.
 inline constexpr float kMaxF16Scale = 65504.0f;
 
+// A group's F16 scale (its bits and its f32 value) and zero point from its range [lo, hi], as
+// above, for qmax = 2^bits - 1; false when the scale does not fit an F16.
+bool rtn_group_params(float lo, float hi, float qmax, uint16_t* s16_out, float* scale, float* zero);
+
 enum class RowStatus { ok, not_finite, scale_overflow };
 
 // Quantizes one row of l.cols values. codes: l.cols bytes (unpacked), scales: l.n_groups F16

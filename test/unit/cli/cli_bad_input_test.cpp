@@ -386,7 +386,7 @@ TEST_CASE("cli: a mistyped command, preset, method or dtype gets a \"did you mea
     SECTION("method") {
         check_one_line_error(sutra_run({"quantize", m, "-o", out, "--method", "awk"}),
                              {"--method", "unknown method \"awk\"; did you mean \"awq\"?",
-                              "(choices: auto, rtn, awq)"});
+                              "(choices: auto, rtn, awq, gptq, awq+gptq)"});
         check_one_line_error(sutra_run({"bench", m, "--methods", "rtn,atq"}),
                              {"--methods", "unknown method \"atq\"; did you mean \"awq\"?"});
     }
