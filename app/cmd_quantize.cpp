@@ -21,6 +21,36 @@ struct Args {
     bool keep_unsupported = false;
 };
 
+// GPTQ's report: thread-seconds per step, and per layer the linears (with their output error
+// against RTN's when measured) and, for AWQ + GPTQ, the alphas.
+nlohmann::ordered_json gptq_json(const pipeline::GptqRunReport& g) {
+    nlohmann::ordered_json j;
+    j["thread_seconds"] = {{"forward", g.times.forward},
+                           {"hessian", g.times.hessian},
+                           {"factor", g.times.factor},
+                           {"update", g.times.update}};
+    auto& layers = j["layers"] = nlohmann::ordered_json::array();
+    for (const auto& l : g.layers) {
+        nlohmann::ordered_json o;
+        o["layer"] = l.layer;
+        for (const auto& lin : l.linears) {
+            nlohmann::ordered_json x;
+            x["dead_columns"] = lin.dead_columns;
+            if (lin.error_rtn > 0 || lin.error_gptq > 0) {
+                x["output_error_gptq"] = lin.error_gptq;
+                x["output_error_rtn"] = lin.error_rtn;
+            }
+            o["linears"][lin.linear] = std::move(x);
+        }
+        for (const auto& a : l.awq_groups)
+            if (a.searched)
+                o["awq"][a.group] = {
+                    {"alpha", a.best_alpha}, {"loss_rtn", a.loss_plain}, {"loss_awq", a.loss_best}};
+        layers.push_back(std::move(o));
+    }
+    return j;
+}
+
 nlohmann::ordered_json to_json(const pipeline::QuantizeReport& r) {
     nlohmann::ordered_json j;
     j["schema"] = "sutra.quantize/1";
@@ -84,6 +114,7 @@ nlohmann::ordered_json to_json(const pipeline::QuantizeReport& r) {
             layers.push_back(std::move(o));
         }
     }
+    if (r.gptq) j["gptq"] = gptq_json(*r.gptq);
     auto& ts = j["tensors"] = nlohmann::ordered_json::array();
     for (const auto& t : r.tensors) {
         nlohmann::ordered_json o;
@@ -140,6 +171,23 @@ void print_summary(const pipeline::QuantizeReport& r) {
         if (r.calib_imatrix->chunk_size >= 0)
             std::printf(" of %lld tokens", static_cast<long long>(r.calib_imatrix->chunk_size));
         std::printf("), per-linear AWQ loss\n");
+    }
+    if (r.gptq) {
+        const auto& t = r.gptq->times;
+        std::printf(
+            "  gptq         thread-seconds: forward %s, Hessians %s, factors %s, "
+            "updates %s\n",
+            fixed(t.forward, 1).c_str(), fixed(t.hessian, 1).c_str(), fixed(t.factor, 1).c_str(),
+            fixed(t.update, 1).c_str());
+        double eg = 0, er = 0;
+        for (const auto& l : r.gptq->layers)
+            for (const auto& lin : l.linears) {
+                eg += lin.error_gptq;
+                er += lin.error_rtn;
+            }
+        if (er > 0)
+            std::printf("  gptq error   output error on the calibration inputs %s%% of RTN's\n",
+                        fixed(100.0 * eg / er, 1).c_str());
     }
     std::printf("  tensors      %zu quantized, %zu kept\n", r.quantized, r.kept);
     std::printf("  size         %s -> %s (exactly %llu bytes)\n",

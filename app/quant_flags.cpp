@@ -45,6 +45,9 @@ void add_quant_flags(CLI::App& app, QuantFlags& f) {
     app.add_option("--gptq-block", f.gptq_block, "GPTQ: columns per lazy batch (default 128)");
     app.add_flag("--act-order", f.act_order,
                  "GPTQ: round columns by descending Hessian diagonal (groups stay static)");
+    app.add_flag("--gptq-report-error", f.gptq_report_error,
+                 "GPTQ: measure each linear's output error on the calibration inputs against "
+                 "RTN's (one product per linear; reported with --json)");
     app.add_option("--gptq-inputs", f.gptq_inputs,
                    "GPTQ: calibration inputs from the quantized-so-far model (sequential, "
                    "default) or the full-precision one (fp)")
@@ -103,6 +106,7 @@ Status apply_quant_flags(const QuantFlags& f, const GlobalOptions& g,
     opt.gptq.block = f.gptq_block;
     opt.gptq.act_order = f.act_order;
     opt.gptq_fp_inputs = f.gptq_inputs == "fp";
+    opt.gptq_report_error = f.gptq_report_error;
     if (f.awq_loss == "module") opt.awq.loss = pipeline::AwqLoss::module_output;
     if (f.awq_loss == "per-linear") opt.awq.loss = pipeline::AwqLoss::per_linear;
     opt.threads = g.threads;

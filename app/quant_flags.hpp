@@ -18,7 +18,7 @@ struct QuantFlags {
     bool duo = false, no_clip = false, clip = false;
     double gptq_damp = 0.01;
     uint64_t gptq_block = 128;
-    bool act_order = false;
+    bool act_order = false, gptq_report_error = false;
     std::string gptq_inputs = "sequential";
 };
 

@@ -460,6 +460,7 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
             GptqStreamOptions go;
             go.block.gptq = opt.gptq;
             go.block.sequential = !opt.gptq_fp_inputs;
+            go.block.measure_error = opt.gptq_report_error;
             go.block.threads = stream.threads;
             if (opt.method == "awq+gptq") {
                 go.awq = awq_options_for(opt);

@@ -49,6 +49,7 @@ struct QuantizeOptions {
     // calibration inputs come from (false: the quantized-so-far model, the default).
     quant::GptqOptions gptq;
     bool gptq_fp_inputs = false;
+    bool gptq_report_error = false;  // per linear, output error against RTN's
     // AWQ + GPTQ runs AWQ's clipping only when asked (--clip); awq.clip = false (--no-clip)
     // turns it off for AWQ.
     bool clip_forced = false;
