@@ -1,190 +1,35 @@
 // sutra bench MODEL [--methods rtn,awq] [--runs N] [--warmup N] [--json|--markdown] [--kernels]
 //             [--tokenizer SOURCE --text FILE]
+// sutra bench MODEL --methods rtn,awq --calib-text CALIB --eval-text EVAL [--bits 3,4]
+//             [--eval-tokens N] [--plot FILE.svg]      (accuracy: one quantization per point)
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "bench_render.hpp"
 #include "commands.hpp"
 #include "quant_flags.hpp"
-#include "sutra/pipeline/bench.hpp"
-#include "sutra/pipeline/bench_kernels.hpp"
-#include "sutra/pipeline/bench_tokenizer.hpp"
+#include "sutra/io/checkpoint.hpp"
+#include "sutra/io/output_file.hpp"
+#include "sutra/pipeline/bench_plot.hpp"
+#include "sutra/quant/quant_type.hpp"
 
 namespace sutra::app {
 namespace {
 
-using ojson = nlohmann::ordered_json;
-
 struct Args {
-    std::string input, methods = "rtn", out_dir, text;
+    std::string input, methods = "rtn", out_dir, text, bits, eval_text, plot;
     QuantFlags q;
     int runs = 3, warmup = 1;
+    int64_t eval_tokens = 0, eval_seq_len = 256;
     bool json = false, markdown = false, kernels = false;
     uint64_t kernel_elements = 1u << 20;
+    CLI::Option *runs_opt = nullptr, *warmup_opt = nullptr;
 };
-
-ojson spread_json(const pipeline::Spread& s) {
-    return {{"median", s.median}, {"min", s.min}, {"max", s.max}};
-}
-
-ojson to_json(const pipeline::BenchReport* r, const std::vector<pipeline::KernelTiming>& ks,
-              const pipeline::TokenizerBenchReport* t) {
-    ojson j;
-    j["schema"] = "sutra.bench/1";
-    if (r) {
-        j["model"] = r->model;
-        j["input_bytes"] = r->input_bytes;
-        j["weights"] = r->weights;
-        j["threads"] = r->threads;
-        j["isa"] = r->isa;
-        j["runs"] = r->runs;
-        j["warmup"] = r->warmup;
-        j["copy_limit"] = {{"seconds", spread_json(r->copy_seconds)},
-                           {"input_mb_per_s", r->copy_mb_per_s},
-                           {"output_bytes", r->copy_output_bytes}};
-        auto& ms = j["methods"] = ojson::array();
-        for (const auto& m : r->methods) {
-            ojson o;
-            o["method"] = m.method;
-            o["seconds"] = spread_json(m.seconds);
-            ojson st;
-            for (size_t i = 0; i < pipeline::kStageCount; ++i)
-                st[std::string(pipeline::kStageNames[i])] = spread_json(m.stages[i]);
-            o["stage_thread_seconds"] = std::move(st);
-            o["input_mb_per_s"] = m.input_mb_per_s;
-            o["weights_per_s"] = m.weights_per_s;
-            o["peak_rss_bytes"] = m.peak_rss_bytes;
-            o["output_bytes"] = m.output_bytes;
-            o["ratio_to_copy_limit"] = m.ratio_to_copy;
-            ms.push_back(std::move(o));
-        }
-    }
-    if (!ks.empty()) {
-        auto& a = j["kernels"] = ojson::array();
-        for (const auto& k : ks)
-            a.push_back({{"kernel", k.kernel},
-                         {"isa", k.isa},
-                         {"elements", k.elements},
-                         {"ns_per_element_median", k.ns_per_element_median},
-                         {"ns_per_element_min", k.ns_per_element_min},
-                         {"gb_per_s", k.gb_per_s},
-                         {"speedup_vs_scalar", k.speedup_vs_scalar}});
-    }
-    if (t)
-        j["tokenizer"] = {{"tokenizer", t->tokenizer},
-                          {"file", t->file},
-                          {"text", t->text},
-                          {"text_bytes", t->text_bytes},
-                          {"threads", 1},
-                          {"add_special", true},
-                          {"runs", t->runs},
-                          {"warmup", t->warmup},
-                          {"load_seconds", t->load_seconds},
-                          {"seconds", spread_json(t->seconds)},
-                          {"mb_per_s", t->mb_per_s},
-                          {"tokens_per_s", t->tokens_per_s},
-                          {"tokens", t->tokens},
-                          {"peak_rss_bytes", t->peak_rss_bytes}};
-    return j;
-}
-
-std::string seconds_text(const pipeline::Spread& s) {
-    return fixed(s.median, 3) + " (" + fixed(s.min, 3) + "–" + fixed(s.max, 3) + ")";
-}
-
-// One table, printed as aligned plain text or as Markdown.
-class Table {
-  public:
-    explicit Table(std::vector<std::string> head) { rows_.push_back(std::move(head)); }
-    void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-    void print(bool md) const {
-        std::vector<size_t> w(rows_[0].size(), 0);
-        for (const auto& r : rows_)
-            for (size_t i = 0; i < r.size() && i < w.size(); ++i)
-                w[i] = std::max(w[i], display_width(r[i]));
-        for (size_t k = 0; k < rows_.size(); ++k) {
-            std::string line = md ? "|" : "";
-            for (size_t i = 0; i < w.size(); ++i) {
-                const std::string c = i < rows_[k].size() ? rows_[k][i] : "";
-                const std::string pad(w[i] - display_width(c), ' ');
-                line += md ? " " + c + pad + " |" : c + pad + (i + 1 < w.size() ? "  " : "");
-            }
-            while (!md && !line.empty() && line.back() == ' ')
-                line.pop_back();
-            std::printf("%s\n", line.c_str());
-            if (k == 0 && md) {
-                std::string rule = "|";
-                for (size_t wi : w)
-                    rule += std::string(wi + 2, '-') + "|";
-                std::printf("%s\n", rule.c_str());
-            }
-        }
-    }
-
-  private:
-    // Characters, not bytes (the en dash and × are multi-byte in UTF-8).
-    static size_t display_width(const std::string& s) {
-        size_t n = 0;
-        for (unsigned char c : s)
-            n += (c & 0xc0) != 0x80;
-        return n;
-    }
-    std::vector<std::vector<std::string>> rows_;
-};
-
-void print_tables(const pipeline::BenchReport* r, const std::vector<pipeline::KernelTiming>& ks,
-                  const pipeline::TokenizerBenchReport* tk, bool md) {
-    if (r) {
-        std::printf(
-            "%s%s: %s input, %llu weights; %u threads, %s kernels; %d runs after %d "
-            "warm-up; seconds as median (min–max)\n\n",
-            md ? "**sutra bench** " : "", r->model.c_str(), human_bytes(r->input_bytes).c_str(),
-            static_cast<unsigned long long>(r->weights), r->threads, r->isa.c_str(), r->runs,
-            r->warmup);
-        Table t({"run", "seconds", "input MB/s", "weights/s", "× copy limit", "peak RSS"});
-        t.add({"copy limit", seconds_text(r->copy_seconds), fixed(r->copy_mb_per_s, 0), "", "1.00",
-               ""});
-        for (const auto& m : r->methods)
-            t.add({m.method, seconds_text(m.seconds), fixed(m.input_mb_per_s, 0),
-                   fixed(m.weights_per_s / 1e6, 1) + " M", fixed(m.ratio_to_copy, 2),
-                   human_bytes(m.peak_rss_bytes)});
-        t.print(md);
-        std::printf("\n");
-        std::vector<std::string> head = {"stage (thread-seconds)"};
-        for (const auto& m : r->methods)
-            head.push_back(m.method);
-        Table st(head);
-        for (size_t i = 0; i < pipeline::kStageCount; ++i) {
-            std::vector<std::string> cells = {std::string(pipeline::kStageNames[i])};
-            for (const auto& m : r->methods)
-                cells.push_back(seconds_text(m.stages[i]));
-            st.add(cells);
-        }
-        st.print(md);
-    }
-    if (!ks.empty()) {
-        if (r) std::printf("\n");
-        Table t({"kernel", "isa", "ns/element", "GB/s", "× scalar"});
-        for (const auto& k : ks)
-            t.add({k.kernel, k.isa, fixed(k.ns_per_element_median, 3), fixed(k.gb_per_s, 2),
-                   fixed(k.speedup_vs_scalar, 2)});
-        t.print(md);
-    }
-    if (tk) {
-        if (r || !ks.empty()) std::printf("\n");
-        std::printf(
-            "%s%s on %s (%s): loaded in %s s; one encode of the whole text, special "
-            "tokens added, 1 thread; %d runs after %d warm-up\n\n",
-            md ? "**sutra bench --tokenizer** " : "", tk->tokenizer.c_str(), tk->text.c_str(),
-            human_bytes(tk->text_bytes).c_str(), fixed(tk->load_seconds, 3).c_str(), tk->runs,
-            tk->warmup);
-        Table t({"seconds", "MB/s", "tokens/s", "tokens", "peak RSS"});
-        t.add({seconds_text(tk->seconds), fixed(tk->mb_per_s, 2),
-               fixed(tk->tokens_per_s / 1e6, 2) + " M", std::to_string(tk->tokens),
-               human_bytes(tk->peak_rss_bytes)});
-        t.print(md);
-    }
-}
 
 std::vector<std::string> split_commas(const std::string& s) {
     std::vector<std::string> out;
@@ -195,16 +40,43 @@ std::vector<std::string> split_commas(const std::string& s) {
     return out;
 }
 
+// "4" or "3,4": each a width quant_type_for_bits knows (3, 4, 8), none twice.
+Result<std::vector<int>> parse_bits(const std::string& s) {
+    std::vector<int> out;
+    for (const auto& item : split_commas(s)) {
+        int v = 0;
+        try {
+            size_t used = 0;
+            v = std::stoi(item, &used);
+            if (used != item.size()) v = 0;
+        } catch (const std::exception&) {
+            v = 0;
+        }
+        if (!quant::quant_type_for_bits(v))
+            return make_error(Errc::invalid_argument,
+                              "--bits must be 3, 4 or 8, or with --eval-text a list such as 3,4 "
+                              "(got \"" +
+                                  one_line(item) + "\")");
+        if (std::find(out.begin(), out.end(), v) != out.end())
+            return make_error(Errc::invalid_argument,
+                              "--bits: " + std::to_string(v) + " is given twice");
+        out.push_back(v);
+    }
+    if (out.empty()) return make_error(Errc::invalid_argument, "--bits needs a value: 3, 4 or 8");
+    return out;
+}
+
 }  // namespace
 
 Runner add_bench(CLI::App& app, const GlobalOptions& g) {
     auto a = std::make_shared<Args>();
     app.add_option("model", a->input,
                    "Checkpoint to quantize: .safetensors file, *.index.json, or model folder");
-    app.add_option("--methods", a->methods, "Comma-separated methods: rtn, awq (default rtn)");
-    app.add_option("--runs", a->runs, "Measured runs (default 3)");
-    app.add_option("--warmup", a->warmup,
-                   "Unmeasured runs first, to fill the page cache (default 1)");
+    app.add_option("--methods", a->methods,
+                   "Comma-separated methods, as quantize --method names them (default rtn)");
+    a->runs_opt = app.add_option("--runs", a->runs, "Measured runs (default 3)");
+    a->warmup_opt = app.add_option("--warmup", a->warmup,
+                                   "Unmeasured runs first, to fill the page cache (default 1)");
     app.add_option("--out-dir", a->out_dir,
                    "Folder for the outputs (each removed after its run; default: temp dir)");
     app.add_flag("--kernels", a->kernels,
@@ -215,6 +87,21 @@ Runner add_bench(CLI::App& app, const GlobalOptions& g) {
     app.add_option("--text", a->text,
                    "Time --tokenizer's encode of this text (whole, once per run; at most 1 GiB)");
     add_quant_flags(app, a->q);
+    // bench takes a list of bit widths (one accuracy point each): its own --bits.
+    app.remove_option(app.get_option("--bits"));
+    app.add_option("--bits", a->bits,
+                   "Bits for every quantized tensor: 3, 4 or 8; with --eval-text a list (3,4): "
+                   "one point per method and width");
+    app.add_option("--eval-text", a->eval_text,
+                   "Compare the methods on accuracy: quantize each once and evaluate it against "
+                   "the full-precision model on this text (not the calibration text)");
+    app.add_option("--eval-tokens", a->eval_tokens,
+                   "With --eval-text: score only the first N text tokens (default: all)");
+    app.add_option("--eval-seq-len", a->eval_seq_len,
+                   "With --eval-text: evaluation window length, BOS included (default 256)");
+    app.add_option("--plot", a->plot,
+                   "With --eval-text: write an SVG chart of output size against mean KL, one "
+                   "line per method (replaced if it exists)");
     auto* json = app.add_flag("--json", a->json, "Print the result as JSON on stdout");
     app.add_flag("--markdown", a->markdown, "Print the result as Markdown tables")->excludes(json);
 
@@ -231,8 +118,74 @@ Runner add_bench(CLI::App& app, const GlobalOptions& g) {
         if (a->input.empty() && a->text.empty() && !tokenizer.empty())
             return fail(make_error(Errc::invalid_argument,
                                    "--tokenizer SOURCE needs --text FILE: the text to encode"));
+        std::vector<int> bits;
+        if (!a->bits.empty()) {
+            auto b = parse_bits(a->bits);
+            if (!b) return fail(b.error());
+            bits = std::move(*b);
+        }
+        const bool accuracy = !a->eval_text.empty();
+        if (!accuracy) {
+            const char* needs_eval = !a->plot.empty()         ? "--plot"
+                                     : a->eval_tokens != 0    ? "--eval-tokens"
+                                     : a->eval_seq_len != 256 ? "--eval-seq-len"
+                                     : bits.size() > 1        ? "a list of --bits"
+                                                              : nullptr;
+            if (needs_eval)
+                return fail(make_error(
+                    Errc::invalid_argument,
+                    std::string(needs_eval) + " needs --eval-text FILE (the accuracy comparison)"));
+            if (bits.size() == 1) a->q.bits = bits[0];
+        } else {
+            if (a->input.empty())
+                return fail(make_error(Errc::invalid_argument,
+                                       "--eval-text needs a MODEL to quantize and evaluate"));
+            if (a->runs_opt->count() || a->warmup_opt->count())
+                return fail(make_error(
+                    Errc::invalid_argument,
+                    "--runs and --warmup time quantization alone; with --eval-text every method "
+                    "is quantized once (drop --eval-text to time repeated runs)"));
+        }
+        std::optional<pipeline::AccuracyBenchReport> acc;
+        if (accuracy) {
+            pipeline::AccuracyBenchOptions opt;
+            opt.quantize.input = a->input;
+            if (auto st = apply_quant_flags(a->q, g, opt.quantize); !st.ok())
+                return fail(st.error());
+            opt.methods = split_commas(a->methods);
+            opt.bits = bits;
+            opt.eval_text = a->eval_text;
+            opt.eval_tokens = a->eval_tokens;
+            opt.eval_seq_len = a->eval_seq_len;
+            opt.out_dir = a->out_dir;
+            // The plot replaces an older plot, never an input; refused now rather than after
+            // the run.
+            std::vector<std::filesystem::path> inputs = {a->input, a->eval_text};
+            inputs.insert(inputs.end(), opt.quantize.calib_text.begin(),
+                          opt.quantize.calib_text.end());
+            if (opt.quantize.calib) inputs.push_back(*opt.quantize.calib);
+            if (auto ck = io::Checkpoint::open(a->input); ck.ok())
+                for (const auto& f : ck->input_paths())
+                    inputs.push_back(f);
+            if (!a->plot.empty()) {
+                if (auto st = io::check_output_path(a->plot, true, inputs); !st.ok())
+                    return fail(st.error());
+            }
+            auto progress = make_progress(g);
+            auto r = pipeline::run_accuracy_bench(opt, progress.get());
+            if (!r) return fail(r.error());
+            acc = std::move(*r);
+            for (const auto& p : acc->points)
+                for (const auto& w : p.warnings)
+                    spdlog::warn("{}: {}", p.method, one_line(w));
+            if (!a->plot.empty()) {
+                const std::string svg = pipeline::render_svg(pipeline::frontier_plot(*acc));
+                if (auto st = pipeline::write_svg(svg, a->plot, inputs); !st.ok())
+                    return fail(st.error());
+            }
+        }
         std::optional<pipeline::BenchReport> rep;
-        if (!a->input.empty()) {
+        if (!a->input.empty() && !accuracy) {
             pipeline::BenchOptions opt;
             opt.quantize.input = a->input;
             if (auto st = apply_quant_flags(a->q, g, opt.quantize); !st.ok())
@@ -266,12 +219,20 @@ Runner add_bench(CLI::App& app, const GlobalOptions& g) {
         }
         const pipeline::BenchReport* rp = rep ? &*rep : nullptr;
         const pipeline::TokenizerBenchReport* tp = tk ? &*tk : nullptr;
-        if (a->json)
-            std::printf("%s\n", to_json(rp, ks, tp)
-                                    .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-                                    .c_str());
-        else
-            print_tables(rp, ks, tp, a->markdown);
+        if (a->json) {
+            const nlohmann::ordered_json j =
+                acc ? accuracy_json(*acc, ks, tp) : bench_json(rp, ks, tp);
+            std::printf("%s\n",
+                        j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+        } else if (acc) {
+            print_accuracy_tables(*acc, a->markdown);
+            if (!ks.empty() || tp) {
+                std::printf("\n");
+                print_bench_tables(nullptr, ks, tp, a->markdown);
+            }
+        } else {
+            print_bench_tables(rp, ks, tp, a->markdown);
+        }
         return kExitOk;
     };
 }

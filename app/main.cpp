@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "sutra/base/suggest.hpp"
 #include "sutra/io/output_file.hpp"
+#include "sutra/model/blas.hpp"
 #include "sutra/plan/method.hpp"
 
 namespace {
@@ -36,6 +37,7 @@ std::optional<std::string> first_word(int argc, char** argv) {
 
 int main(int argc, char** argv) {
     using namespace sutra::app;
+    sutra::model::select_blas_kernels(argv);
     sutra::io::install_signal_cleanup();
 
     CLI::App app{

@@ -22,6 +22,8 @@ void add_quant_flags(CLI::App& app, QuantFlags& f) {
     app.add_option("--calib-text", f.calib_text,
                    "Calibrate on this text now (enables AWQ): plain text or JSON Lines with a "
                    "\"text\" field; repeat for several files");
+    app.add_option("--calib-ids", f.calib_ids,
+                   "Calibrate now on a file of whitespace-separated token ids (no tokenizer)");
     app.add_option("--calib-seed", f.calib_seed,
                    "With --calib-text: seed of the document order when a large corpus is "
                    "sampled (default 42)");
@@ -88,6 +90,7 @@ Status apply_quant_flags(const QuantFlags& f, const GlobalOptions& g,
         SUTRA_ASSIGN(opt.max_memory, parse_size(f.max_memory, "--max-memory"));
     }
     if (!f.calib.empty()) opt.calib = f.calib;
+    if (!f.calib_ids.empty()) opt.calib_ids = f.calib_ids;
     opt.calib_text.assign(f.calib_text.begin(), f.calib_text.end());
     if (!f.tokenizer.empty()) opt.tokenizer = f.tokenizer;
     opt.calib_seed = f.calib_seed;

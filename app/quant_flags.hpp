@@ -9,7 +9,8 @@
 namespace sutra::app {
 
 struct QuantFlags {
-    std::string preset = "balanced", config, group, calib, tokenizer, max_memory, awq_loss;
+    std::string preset = "balanced", config, group, calib, calib_ids, tokenizer, max_memory,
+                awq_loss;
     std::vector<std::string> calib_text;
     uint64_t calib_seed = 42;
     int bits = 0;

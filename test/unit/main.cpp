@@ -6,7 +6,10 @@
 #include <filesystem>
 #include <string>
 
+#include "sutra/model/blas.hpp"
+
 int main(int argc, char** argv) {
+    sutra::model::select_blas_kernels(argv);
     for (int i = 1; i < argc; ++i) {
         if (std::string(argv[i]) == "[shared]" &&
             !std::filesystem::exists(SUTRA_SHARED_DIR "/models")) {

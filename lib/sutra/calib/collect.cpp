@@ -49,14 +49,17 @@ class ObserverGuard {
 
 }  // namespace
 
+int32_t window_start_id(const model::LlamaConfig& cfg, int32_t bos_id) {
+    if (bos_id >= 0) return bos_id;
+    return cfg.bos_token_id >= 0 ? static_cast<int32_t>(cfg.bos_token_id) : 1;
+}
+
 Result<CalibrationData> collect_stats(model::Llama& model, std::span<const int32_t> text_tokens,
                                       const CollectOptions& options) {
     const model::LlamaConfig& cfg = model.config();
     if (options.window_batch < 1)
         return make_error(Errc::invalid_argument, "calibration: window_batch must be at least 1");
-    const int32_t bos = options.bos_id >= 0
-                            ? options.bos_id
-                            : (cfg.bos_token_id >= 0 ? static_cast<int32_t>(cfg.bos_token_id) : 1);
+    const int32_t bos = window_start_id(cfg, options.bos_id);
     SUTRA_ASSIGN(Windows win, cut_windows(text_tokens, options.seq_len, options.max_tokens, bos));
     for (size_t i = 0; i < win.tokens.size(); ++i) {
         const int32_t id = win.tokens[i];

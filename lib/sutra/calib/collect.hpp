@@ -36,6 +36,9 @@ struct CollectOptions {
 // invalid_argument from cut_windows or for token ids outside the vocabulary; errors of the
 // forward pass (weights that cannot be read); bad_format when an activation is not finite
 // (the message names the linear).
+// The id each window starts with: bos_id, or (-1) the config's bos_token_id, or 1.
+int32_t window_start_id(const model::LlamaConfig& cfg, int32_t bos_id);
+
 Result<CalibrationData> collect_stats(model::Llama& model, std::span<const int32_t> text_tokens,
                                       const CollectOptions& options);
 

@@ -9,8 +9,10 @@
 #include <memory>
 
 #include "sutra/base/memory.hpp"
+#include "sutra/base/suggest.hpp"
 #include "sutra/base/thread_pool.hpp"
 #include "sutra/io/checkpoint.hpp"
+#include "sutra/plan/method.hpp"
 #include "sutra/simd/dispatch.hpp"
 
 namespace sutra::pipeline {
@@ -74,20 +76,25 @@ Spread spread_of(std::vector<double> v) {
     return s;
 }
 
+Status check_bench_methods(const std::vector<std::string>& methods, const QuantizeOptions& q) {
+    if (methods.empty())
+        return make_error(Errc::invalid_argument, "--methods needs at least one method (choices: " +
+                                                      join_names(plan::method_names()) + ")");
+    for (const auto& m : methods) {
+        SUTRA_TRY(plan::parse_method(m, "--methods"));
+        if (m != "rtn" && m != "auto" && !q.calib && q.calib_text.empty() && !q.calib_ids)
+            return make_error(Errc::invalid_argument,
+                              "--methods " + m +
+                                  " needs calibration: --calib stats.safetensors, "
+                                  "--calib-text FILE or --calib-ids FILE");
+    }
+    return {};
+}
+
 Result<BenchReport> run_bench(const BenchOptions& opt, ProgressObserver* progress) {
     if (opt.runs < 1) return make_error(Errc::invalid_argument, "--runs must be at least 1");
     if (opt.warmup < 0) return make_error(Errc::invalid_argument, "--warmup must be 0 or more");
-    if (opt.methods.empty())
-        return make_error(Errc::invalid_argument, "--methods needs at least one of rtn, awq");
-    for (const auto& m : opt.methods) {
-        if (m != "rtn" && m != "awq")
-            return make_error(Errc::invalid_argument,
-                              "--methods: unknown method \"" + m + "\" (rtn, awq)");
-        if (m == "awq" && !opt.quantize.calib && opt.quantize.calib_text.empty())
-            return make_error(Errc::invalid_argument,
-                              "--methods awq needs calibration: --calib stats.safetensors or "
-                              "--calib-text FILE");
-    }
+    SUTRA_TRY(check_bench_methods(opt.methods, opt.quantize));
     SUTRA_ASSIGN(io::Checkpoint ck, io::Checkpoint::open(opt.quantize.input));
     BenchReport rep;
     rep.model = opt.quantize.input.string();

@@ -18,7 +18,7 @@ namespace sutra::pipeline {
 
 struct BenchOptions {
     QuantizeOptions quantize;  // input, preset/config/overrides, threads, calibration
-    std::vector<std::string> methods = {"rtn"};  // "rtn", "awq"
+    std::vector<std::string> methods = {"rtn"};  // plan::parse_method names
     int runs = 3;
     int warmup = 1;
     std::filesystem::path out_dir;  // outputs are written here and removed; default: temp dir
@@ -54,5 +54,10 @@ struct BenchReport {
 };
 
 Result<BenchReport> run_bench(const BenchOptions& opt, ProgressObserver* progress);
+
+// The --methods of a bench: at least one, each a name plan::parse_method accepts (its message,
+// with "did you mean"), and calibration (`calib` or `calib_text` of `q`) for every method but
+// "rtn" and "auto".
+Status check_bench_methods(const std::vector<std::string>& methods, const QuantizeOptions& q);
 
 }  // namespace sutra::pipeline

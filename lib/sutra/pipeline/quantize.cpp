@@ -112,11 +112,17 @@ Result<AwqLoss> resolve_awq_loss(const QuantizeOptions& opt, bool imatrix) {
 // Decides the method and gathers what AWQ needs: the model config and calibration data, from
 // a statistics file or computed now from a text (one full-precision pass, block by block).
 Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io::Checkpoint& ck) {
-    const bool have_calib = opt.calib || !opt.calib_text.empty();
+    const bool have_calib = opt.calib || !opt.calib_text.empty() || opt.calib_ids;
     SUTRA_TRY(plan::parse_method(opt.method));
     if (opt.calib && !opt.calib_text.empty())
         return make_error(Errc::invalid_argument,
                           "give --calib (statistics) or --calib-text (text), not both");
+    if (static_cast<int>(!opt.calib_text.empty()) + opt.calib.has_value() +
+            opt.calib_ids.has_value() >
+        1)
+        return make_error(Errc::invalid_argument,
+                          "give one of --calib (statistics), --calib-text (text) and --calib-ids "
+                          "(token ids)");
     const bool gptq = opt.method == "gptq" || opt.method == "awq+gptq";
     if ((opt.method == "awq" || gptq) && !have_calib)
         return make_error(Errc::invalid_argument,
@@ -152,7 +158,7 @@ Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io
         return std::optional<AwqSetup>(std::move(s));
     }
     SUTRA_ASSIGN(s.loss, resolve_awq_loss(opt, false));
-    const model::TextInput in{opt.calib_text, std::nullopt, opt.tokenizer};
+    const model::TextInput in{opt.calib_text, opt.calib_ids, opt.tokenizer};
     SUTRA_ASSIGN(model::TextTokens text,
                  model::load_calib_tokens(ck.model_dir(), s.config, in, opt.calib_seq_len,
                                           opt.calib_tokens, opt.calib_seed));
@@ -164,6 +170,16 @@ Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io
                                                             opt.calib_tokens, text.window_start));
         s.calib.windows = win.count;
         s.calib.seq_len = win.seq_len;
+        return std::optional<AwqSetup>(std::move(s));
+    }
+    if (opt.method == "gptq") {  // GPTQ needs the windows only, not AWQ's statistics
+        const int32_t bos = calib::window_start_id(s.config, text.window_start);
+        SUTRA_ASSIGN(calib::Windows win,
+                     calib::cut_windows(tokens, opt.calib_seq_len, opt.calib_tokens, bos));
+        s.calib.tokens = std::move(win.tokens);
+        s.calib.windows = win.count;
+        s.calib.seq_len = win.seq_len;
+        s.calib.bos_id = bos;
         return std::optional<AwqSetup>(std::move(s));
     }
     model::CheckpointWeights weights(ck);

@@ -40,6 +40,8 @@ struct QuantizeOptions {
     std::optional<std::filesystem::path> calib;
     // Or: calibrate now on these text files (plain text or JSON Lines; calib/corpus.hpp).
     std::vector<std::filesystem::path> calib_text;
+    // Or: on these token ids (a file of whitespace-separated ids; no tokenizer involved).
+    std::optional<std::filesystem::path> calib_ids;
     std::optional<std::filesystem::path> tokenizer;  // instead of the model folder's
     uint64_t calib_seed = 42;                        // document order of a large corpus
     int64_t calib_seq_len = 256;

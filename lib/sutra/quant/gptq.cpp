@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 #include "sutra/base/thread_pool.hpp"
@@ -11,9 +12,10 @@
 #include "sutra/quant/rtn.hpp"
 
 extern "C" {
-// LAPACK (OpenBLAS ships it): Cholesky factor and inverse from it, column-major.
+// LAPACK (OpenBLAS ships it), column-major: Cholesky factor, triangular inverse.
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info, size_t len);
-void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info, size_t len);
+void dtrtri_(const char* uplo, const char* diag, const int* n, double* a, const int* lda, int* info,
+             size_t uplo_len, size_t diag_len);
 }
 
 namespace sutra::quant {
@@ -24,6 +26,12 @@ constexpr uint64_t kRowBlock = 64;  // gptq_quantize: rows per work item
 
 std::string element(const std::string& what, uint64_t r, uint64_t c) {
     return what + " [" + std::to_string(r) + ", " + std::to_string(c) + "]";
+}
+
+std::string number_text(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
 }
 
 // A (row, group) scale and zero point on RTN's grid.
@@ -102,30 +110,37 @@ Result<GptqFactor> gptq_factor(const HessianSum& hs, const GptqOptions& opt,
     for (uint64_t j = 0; j < n; ++j)
         h[j * n + j] += opt.damp * mean_diag;
 
-    // The matrix is symmetric, so its row-major array is also its column-major one. Factor
-    // H = L Lᵀ, invert from L, factor H⁻¹ = L' L'ᵀ (column-major lower); read row-major, the
-    // lower factor's memory is U = L'ᵀ, upper, with H⁻¹ = UᵀU.
+    // U, the upper Cholesky factor of H⁻¹ (H⁻¹ = UᵀU), from one Cholesky factorisation and one
+    // triangular inverse: with J the reversal permutation, factor JHJ = L Lᵀ (L lower); then
+    // H = R Rᵀ with R = JLJ upper, so H⁻¹ = R⁻ᵀR⁻¹ and U = R⁻¹ = J L⁻¹ J (upper, positive
+    // diagonal, hence the unique factor). Half the work of factor, invert, factor again.
+    // The reversed matrix is symmetric, so its row-major array is also its column-major one.
+    std::vector<double> hr(n * n);
+    for (uint64_t i = 0; i < n; ++i)
+        for (uint64_t j = 0; j < n; ++j)
+            hr[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)];
+    h = {};
     const model::SingleThreadedBlas single_threaded;
     const int ni = static_cast<int>(n);
     int info = 0;
-    const char lower = 'L';
-    const auto not_pd = [&](const char* step) {
+    const char lower = 'L', non_unit = 'N';
+    dpotrf_(&lower, &ni, hr.data(), &ni, &info, 1);
+    if (info != 0)
         return make_error(Errc::invalid_argument,
-                          what + ": GPTQ's Hessian is not positive definite (" + step +
-                              ", leading minor " + std::to_string(info) +
-                              "); raise --gptq-damp (now " + std::to_string(opt.damp) +
-                              ") or calibrate on more tokens");
-    };
-    dpotrf_(&lower, &ni, h.data(), &ni, &info, 1);
-    if (info != 0) return not_pd("Cholesky of H");
-    dpotri_(&lower, &ni, h.data(), &ni, &info, 1);
-    if (info != 0) return not_pd("inverse of H");
-    dpotrf_(&lower, &ni, h.data(), &ni, &info, 1);
-    if (info != 0) return not_pd("Cholesky of the inverse");
+                          what + ": GPTQ's Hessian is not positive definite (leading minor " +
+                              std::to_string(info) +
+                              " of the reversed matrix); raise --gptq-damp (now " +
+                              number_text(opt.damp) + ") or calibrate on more tokens");
+    dtrtri_(&lower, &non_unit, &ni, hr.data(), &ni, &info, 1, 1);
+    if (info != 0)
+        return make_error(Errc::invalid_argument,
+                          what + ": GPTQ's Cholesky factor is singular; raise --gptq-damp (now " +
+                              number_text(opt.damp) + ") or calibrate on more tokens");
+    // Column-major lower L⁻¹: element (r, c), r >= c, at [r + c n]; U[i][j] = L⁻¹[n-1-i][n-1-j].
     f.u.assign(n * n, 0.0f);
     for (uint64_t i = 0; i < n; ++i)
         for (uint64_t j = i; j < n; ++j)
-            f.u[i * n + j] = static_cast<float>(h[i * n + j]);
+            f.u[i * n + j] = static_cast<float>(hr[(n - 1 - i) + (n - 1 - j) * n]);
     for (uint64_t j = 0; j < n; ++j)
         if (!(f.u[j * n + j] > 0.0f) || !std::isfinite(f.u[j * n + j]))
             return make_error(Errc::invalid_argument,
