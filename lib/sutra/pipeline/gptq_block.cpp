@@ -83,6 +83,11 @@ class BlockRun {
         quant::HessianSum h(static_cast<uint64_t>(x.width));
         h.add(x.data.data(), x.rows(), opt_.threads);
         res_.times.hessian += since(t0) * opt_.threads;
+        if (hessians_) {  // collecting only
+            const size_t first = *lins.begin();
+            (*hessians_)[first <= 2 ? 0 : first == 3 ? 1 : first == 6 ? 3 : 2] = std::move(h);
+            return {};
+        }
         t0 = Clock::now();
         const std::string where =
             "layer " + std::to_string(fp_.layer) + " " + kBlockLinears[*lins.begin()];
@@ -169,6 +174,7 @@ class BlockRun {
         }
         xn2.data = {};
         SUTRA_TRY(quantize({6}, act));
+        if (hessians_) return {};  // collecting only: the inputs stay
         // The block's output: the next block's input.
         forward([&](size_t k) {
             const int64_t T = xs[k].rows;
@@ -181,6 +187,7 @@ class BlockRun {
     }
 
     GptqBlockResult take() { return std::move(res_); }
+    void collect_only(BlockHessians* h) { hessians_ = h; }
 
   private:
     const model::Llama& llama_;
@@ -189,9 +196,23 @@ class BlockRun {
     const BlockWeights& fp_;
     BlockWeights cur_;  // the weights the block runs with: quantized so far when sequential
     GptqBlockResult res_;
+    BlockHessians* hessians_ = nullptr;  // set: only collect the Hessian sums
 };
 
 }  // namespace
+
+Result<BlockHessians> block_hessians(const model::Llama& llama, const BlockWeights& w,
+                                     std::vector<Activations>& xs, const BlockQuant& q,
+                                     unsigned threads) {
+    GptqBlockOptions opt;
+    opt.threads = threads;
+    opt.sequential = false;
+    BlockHessians h;
+    BlockRun run(llama, w, q, opt);
+    run.collect_only(&h);
+    SUTRA_TRY(run.run(xs));
+    return h;
+}
 
 Result<GptqBlockResult> gptq_block(const model::Llama& llama, const BlockWeights& w,
                                    std::vector<Activations>& xs, const BlockQuant& q,

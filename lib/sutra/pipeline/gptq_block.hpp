@@ -56,6 +56,14 @@ struct GptqBlockResult {
     GptqTimes times;
 };
 
+// The Hessian sums Σ x xᵀ of the block's four inputs (q = k = v, o, gate = up, down) on `xs`
+// with the weights `w` unquantized, for the inputs of the linears `q` quantizes (the others
+// stay empty); `xs` is not changed (non-const only to share the block runner).
+using BlockHessians = std::array<std::optional<quant::HessianSum>, 4>;
+Result<BlockHessians> block_hessians(const model::Llama& llama, const model::BlockWeights& w,
+                                     std::vector<model::Activations>& xs, const BlockQuant& q,
+                                     unsigned threads);
+
 // w: the block's weights (not changed). xs: the block's input on every window, replaced by
 // its output (of the quantized block when sequential, else of w).
 Result<GptqBlockResult> gptq_block(const model::Llama& llama, const model::BlockWeights& w,

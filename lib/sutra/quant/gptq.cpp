@@ -71,6 +71,16 @@ void HessianSum::add(const float* x, uint64_t n, unsigned threads) {
     samples_ += n;
 }
 
+HessianSum HessianSum::divided_by(std::span<const float> s) const {
+    HessianSum r(cols_);
+    r.samples_ = samples_;
+    for (uint64_t i = 0; i < cols_; ++i)
+        for (uint64_t j = 0; j < cols_; ++j)
+            r.h_[i * cols_ + j] =
+                h_[i * cols_ + j] / (static_cast<double>(s[i]) * static_cast<double>(s[j]));
+    return r;
+}
+
 Result<GptqFactor> gptq_factor(const HessianSum& hs, const GptqOptions& opt,
                                const std::string& what) {
     const uint64_t n = hs.cols();

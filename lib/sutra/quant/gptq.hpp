@@ -43,6 +43,8 @@ class HessianSum {
     uint64_t samples() const { return samples_; }
     // Row-major [cols, cols], symmetric.
     const std::vector<double>& sum() const { return h_; }
+    // The sum for inputs divided by s per channel (x / s): H_ij / (s_i s_j).
+    HessianSum divided_by(std::span<const float> s) const;
 
   private:
     uint64_t cols_ = 0;
