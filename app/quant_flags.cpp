@@ -50,6 +50,10 @@ void add_quant_flags(CLI::App& app, QuantFlags& f) {
     app.add_flag("--gptq-report-error", f.gptq_report_error,
                  "GPTQ: measure each linear's output error on the calibration inputs against "
                  "RTN's (one product per linear; reported with --json)");
+    app.add_option("--awq-trials", f.awq_trials,
+                   "AWQ + GPTQ: round the scale search's trials with gptq (default: scales chosen "
+                   "for the rounding that follows) or rtn (AWQ's own search)")
+        ->check(choice_check("AWQ trial rounding", {"gptq", "rtn"}));
     app.add_option("--gptq-inputs", f.gptq_inputs,
                    "GPTQ: calibration inputs from the quantized-so-far model (sequential, "
                    "default) or the full-precision one (fp)")
@@ -110,6 +114,7 @@ Status apply_quant_flags(const QuantFlags& f, const GlobalOptions& g,
     opt.gptq.act_order = f.act_order;
     opt.gptq_fp_inputs = f.gptq_inputs == "fp";
     opt.gptq_report_error = f.gptq_report_error;
+    opt.awq_trials_gptq = f.awq_trials == "gptq";
     if (f.awq_loss == "module") opt.awq.loss = pipeline::AwqLoss::module_output;
     if (f.awq_loss == "per-linear") opt.awq.loss = pipeline::AwqLoss::per_linear;
     opt.threads = g.threads;

@@ -20,7 +20,7 @@ struct QuantFlags {
     double gptq_damp = 0.01;
     uint64_t gptq_block = 128;
     bool act_order = false, gptq_report_error = false;
-    std::string gptq_inputs = "sequential";
+    std::string gptq_inputs = "sequential", awq_trials = "gptq";
 };
 
 void add_quant_flags(CLI::App& app, QuantFlags& f);

@@ -1,8 +1,10 @@
 #include "sutra/pipeline/awq_block.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <functional>
+#include <limits>
 
 #include "sutra/base/thread_pool.hpp"
 #include "sutra/model/blas.hpp"
@@ -13,6 +15,10 @@ namespace {
 
 using model::Activations;
 using model::BlockWeights;
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 enum Lin { kQ, kK, kV, kO, kGate, kUp, kDown };
 
@@ -37,11 +43,8 @@ auto& weight_of(Weights& w, int i) {
     }
 }
 
-double sq_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    return simd::active().sq_diff(a.data(), b.data(), a.size());
-}
-
-// The activations seen inside the block on every window, full precision.
+// The activations seen inside the block on the loss windows, full precision; one entry per
+// loss window.
 struct BlockTrace {
     std::vector<std::vector<float>> xn1;       // input of q/k/v (normalised) [T, H]
     std::vector<std::vector<float>> attn_in;   // input of o [T, q_width]
@@ -49,15 +52,42 @@ struct BlockTrace {
     std::vector<std::vector<float>> xn2;       // input of gate/up [T, H]
     std::vector<std::vector<float>> act;       // input of down [T, I]
     std::vector<std::vector<float>> mlp_out;   // MLP output [T, H]
+    std::vector<int64_t> rows;                 // T of each loss window
+    std::vector<int64_t> first_position;       // and the position of its first row
     uint64_t tokens = 0;
 };
 
+// Runs the full-precision block on the windows of `xs` (in parallel, one window per work
+// item), keeping the activations of the windows in `keep` (ascending indices into xs). With
+// `advance` (the same vector as xs, or one of its size), every window is run and advance[k]
+// receives the block's output on xs[k], as run_block computes it: the same operations in the
+// same order.
 BlockTrace trace_block(const model::Llama& llama, const BlockWeights& w,
-                       const std::vector<Activations>& xs) {
+                       const std::vector<Activations>& xs, std::span<const size_t> keep,
+                       std::vector<Activations>* advance, unsigned threads) {
     const auto& c = llama.config();
     const int64_t H = c.hidden_size;
     BlockTrace t;
-    for (const auto& x : xs) {
+    const size_t n_keep = keep.size();
+    t.xn1.resize(n_keep);
+    t.attn_in.resize(n_keep);
+    t.attn_out.resize(n_keep);
+    t.xn2.resize(n_keep);
+    t.act.resize(n_keep);
+    t.mlp_out.resize(n_keep);
+    // slot[k]: where window k's trace goes, or n_keep when it is not kept.
+    std::vector<size_t> slot(xs.size(), n_keep);
+    for (size_t j = 0; j < n_keep; ++j)
+        slot[keep[j]] = j;
+    std::vector<int64_t> first_position(n_keep);
+    for (size_t j = 0; j < n_keep; ++j)
+        first_position[j] = xs[keep[j]].first_position;
+    std::vector<size_t> run;  // the windows to run: all with `advance`, else the kept ones
+    for (size_t k = 0; k < xs.size(); ++k)
+        if (advance || slot[k] < n_keep) run.push_back(k);
+    parallel_for(run.size(), threads, [&](size_t item) {
+        const Activations& x = xs[run[item]];
+        const size_t j = slot[run[item]];
         const int64_t T = x.rows;
         std::vector<float> xn1(static_cast<size_t>(T * H)),
             ain(static_cast<size_t>(T * c.q_width())), aout(static_cast<size_t>(T * H));
@@ -70,13 +100,29 @@ BlockTrace trace_block(const model::Llama& llama, const BlockWeights& w,
             act(static_cast<size_t>(T * c.intermediate_size)), mout(static_cast<size_t>(T * H));
         llama.norm(mid.data(), w.post_norm, T, xn2.data());
         llama.mlp_sublayer(w, xn2.data(), T, mout.data(), act.data());
-        t.xn1.push_back(std::move(xn1));
-        t.attn_in.push_back(std::move(ain));
-        t.attn_out.push_back(std::move(aout));
-        t.xn2.push_back(std::move(xn2));
-        t.act.push_back(std::move(act));
-        t.mlp_out.push_back(std::move(mout));
-        t.tokens += static_cast<uint64_t>(T);
+        if (advance) {
+            // Written after every read of x: advance may be xs itself.
+            for (size_t i = 0; i < mid.size(); ++i)
+                mid[i] += mout[i];
+            Activations& y = (*advance)[run[item]];
+            y.rows = x.rows;
+            y.cols = x.cols;
+            y.first_position = x.first_position;
+            y.data = std::move(mid);
+        }
+        if (j < n_keep) {
+            t.xn1[j] = std::move(xn1);
+            t.attn_in[j] = std::move(ain);
+            t.attn_out[j] = std::move(aout);
+            t.xn2[j] = std::move(xn2);
+            t.act[j] = std::move(act);
+            t.mlp_out[j] = std::move(mout);
+        }
+    });
+    for (size_t j = 0; j < n_keep; ++j) {
+        t.rows.push_back(static_cast<int64_t>(t.xn1[j].size()) / H);
+        t.first_position.push_back(first_position[j]);
+        t.tokens += t.xn1[j].size() / static_cast<uint64_t>(H);
     }
     return t;
 }
@@ -97,18 +143,29 @@ const std::vector<Group>& block_groups() {
     return groups;
 }
 
-std::vector<float> concat_rows(const std::vector<std::vector<float>>& parts,
-                               std::span<const float> divide_by, uint64_t cols) {
-    std::vector<float> out;
+// `max_rows` evenly spaced rows (row i * n / m of the n rows of `parts`, one after the other)
+// divided by `divide_by` per column (when not empty): [m, cols], m = min(n, max_rows).
+std::vector<float> sample_rows(const std::vector<std::vector<float>>& parts,
+                               std::span<const float> divide_by, uint64_t cols, uint64_t max_rows) {
+    std::vector<const float*> row_ptr;
     for (const auto& p : parts)
-        out.insert(out.end(), p.begin(), p.end());
-    if (!divide_by.empty())
-        for (size_t i = 0; i < out.size(); ++i)
-            out[i] /= divide_by[i % cols];
+        for (size_t r = 0; r < p.size() / cols; ++r)
+            row_ptr.push_back(p.data() + r * cols);
+    const uint64_t n = row_ptr.size();
+    const uint64_t m = std::min<uint64_t>(n, std::max<uint64_t>(max_rows, 1));
+    std::vector<float> out(m * cols);
+    for (uint64_t i = 0; i < m; ++i) {
+        const float* src = row_ptr[i * n / m];
+        float* dst = out.data() + i * cols;
+        std::copy(src, src + cols, dst);
+        if (!divide_by.empty())
+            for (uint64_t c = 0; c < cols; ++c)
+                dst[c] /= divide_by[c];
+    }
     return out;
 }
 
-// The alphas evaluated: the grid, or 0 (for loss_plain) and the forced one.
+// The alphas of the search: the grid, or 0 (for loss_plain) and the forced one.
 Result<std::vector<float>> alpha_grid(const AwqOptions& opt) {
     if (opt.grid < 1)
         return make_error(Errc::invalid_argument, "AWQ grid must have at least one point");
@@ -122,8 +179,8 @@ Result<std::vector<float>> alpha_grid(const AwqOptions& opt) {
 }
 
 // The loss of group `g` for a trial set of the block's weights (the group's linears replaced
-// by their scaled, quantized and unscaled versions). Called from several threads at once.
-using GroupLoss = std::function<double(const Group& g, BlockWeights& trial)>;
+// by their scaled, quantized and unscaled versions). It may run its own parallel loops.
+using GroupLoss = std::function<double(const Group& g, const BlockWeights& trial)>;
 
 // Searches the scales of every group on `loss`, applies them to res.weights (columns scaled,
 // 1/s folded into what produces the group's input) and fills res.groups and, per linear, the
@@ -135,7 +192,9 @@ Status scale_groups(const model::LlamaConfig& c, const std::array<std::vector<fl
     const int64_t H = c.hidden_size;
     BlockWeights& w = res.weights;
     const bool o_ok = c.kv_width() == c.q_width() && w.v_bias.empty();
-    for (const auto& g : block_groups()) {
+    for (size_t gi = 0; gi < block_groups().size(); ++gi) {
+        const Group& g = block_groups()[gi];
+        const auto t0 = std::chrono::steady_clock::now();
         AwqGroupReport rep;
         rep.group = g.name;
         bool any = false;
@@ -161,37 +220,43 @@ Status scale_groups(const model::LlamaConfig& c, const std::array<std::vector<fl
                 ws, cols, static_cast<uint32_t>(q.layout[static_cast<size_t>(g.linears[0])].group));
         }
 
-        // Every alpha on its own copy of the weights, in parallel; the first minimum wins, as
-        // in a sequential search, so the choice does not depend on the thread count.
-        std::vector<double> losses(alphas.size());
-        std::vector<std::vector<float>> trial_scales(alphas.size());
-        parallel_for(alphas.size(), opt.threads, [&](size_t step) {
-            const float alpha = alphas[step];
-            auto s = quant::awq_scales(xm, w_mean, alpha);
-            BlockWeights trial = w;
+        // One trial copy of the block; each alpha overwrites the group's quantized linears in
+        // it (rows in parallel) and its loss is computed (in parallel inside `loss`). Alphas
+        // run one after the other, in an order fixed by the losses alone, so the choice does
+        // not depend on the thread count.
+        BlockWeights trial = w;
+        const auto loss_of = [&](size_t step) {
+            const auto s = quant::awq_scales(xm, w_mean, alphas[step]);
             for (int i : g.linears) {
                 const auto ui = static_cast<size_t>(i);
-                auto& tw = weight_of(trial, i);
-                if (!q.quantize[ui]) continue;
-                quant::scale_columns(tw, cols, s);
-                tw = quant::fake_quantize(tw, q.layout[ui]);
-                quant::scale_columns(tw, cols, s, true);
+                if (q.quantize[ui] &&
+                    !(opt.trial_round &&
+                      opt.trial_round(i, weight_of(w, i), q.layout[ui], s, weight_of(trial, i))))
+                    quant::scaled_fake_quantize(weight_of(w, i), q.layout[ui], s,
+                                                weight_of(trial, i), opt.threads);
             }
-            losses[step] = loss(g, trial);
-            trial_scales[step] = std::move(s);
-        });
-        double best = std::numeric_limits<double>::infinity();
-        std::vector<float> best_s;
-        rep.loss_plain = losses[0];
-        for (size_t step = 0; step < losses.size(); ++step) {
-            if (losses[step] < best || (opt.alpha && step == 1)) {
-                best = losses[step];
-                best_s = trial_scales[step];
-                rep.best_alpha = alphas[step];
-            }
+            ++rep.alphas_evaluated;
+            return loss(g, trial);
+        };
+        size_t best = 0;
+        std::vector<double> losses;
+        if (opt.alpha) {
+            rep.loss_plain = loss_of(0);
+            rep.loss_best = loss_of(1);
+            best = 1;
+        } else {
+            best = quant::grid_search_min(alphas.size(),
+                                          opt.search == AwqSearch::grid
+                                              ? quant::GridSearch::full
+                                              : quant::GridSearch::coarse_to_fine,
+                                          loss_of, &losses);
+            rep.loss_plain = losses[0];
+            rep.loss_best = losses[best];
+            rep.losses = std::move(losses);
         }
+        rep.best_alpha = alphas[best];
         rep.searched = true;
-        rep.loss_best = best;
+        const auto best_s = quant::awq_scales(xm, w_mean, alphas[best]);
         // Apply: scale the group's columns, fold 1/s into what produces its input.
         for (int i : g.linears) {
             quant::scale_columns(weight_of(w, i), cols, best_s);
@@ -207,6 +272,7 @@ Status scale_groups(const model::LlamaConfig& c, const std::array<std::vector<fl
             quant::scale_rows(w.up, static_cast<uint64_t>(H), best_s, true);
         }
         res.groups.push_back(rep);
+        res.times.search[gi] = seconds_since(t0);
     }
     return {};
 }
@@ -235,69 +301,132 @@ size_t input_of(int lin) {
     return lin <= kV ? 0 : lin == kO ? 1 : lin == kDown ? 3 : 2;
 }
 
-}  // namespace
+// a - b, element by element.
+std::vector<float> difference(const std::vector<float>& a, const std::vector<float>& b) {
+    std::vector<float> d(a.size());
+    for (size_t i = 0; i < d.size(); ++i)
+        d[i] = a[i] - b[i];
+    return d;
+}
 
-Result<AwqBlockResult> awq_block(const model::Llama& llama, const BlockWeights& fp,
-                                 const std::vector<Activations>& inputs,
-                                 const std::array<std::vector<float>, 4>& x_mean,
-                                 const BlockQuant& q, const AwqOptions& opt) {
+// awq_block and awq_block_advance (advance: the windows' outputs, see trace_block).
+Result<AwqBlockResult> awq_block_impl(const model::Llama& llama, const BlockWeights& fp,
+                                      const std::vector<Activations>& xs,
+                                      const std::array<std::vector<float>, 4>& x_mean,
+                                      const BlockQuant& q, const AwqOptions& opt,
+                                      std::vector<Activations>* advance) {
     if (opt.loss == AwqLoss::per_linear)
         return make_error(Errc::internal, "awq_block: the per-linear loss is awq_block_per_linear");
     SUTRA_TRY(alpha_grid(opt));
+    if (xs.empty()) return make_error(Errc::invalid_argument, "awq_block: no calibration windows");
+    // Once, outside every parallel region: the guards inside the sub-layers then change nothing.
     const model::SingleThreadedBlas single_threaded;
+    const simd::Kernels& kern = simd::active();
     const auto& c = llama.config();
     const int64_t H = c.hidden_size, I = c.intermediate_size, QW = c.q_width();
-    const BlockTrace tr = trace_block(llama, fp, inputs);
+    std::vector<int64_t> lengths;
+    for (const auto& x : xs)
+        lengths.push_back(x.rows);
+    const std::vector<size_t> keep = awq_loss_windows(lengths, opt.loss_tokens);
+    auto t0 = std::chrono::steady_clock::now();
+    const BlockTrace tr = trace_block(llama, fp, xs, keep, advance, opt.threads);
+    const double trace_seconds = seconds_since(t0);
+    const size_t n_win = tr.rows.size();
 
-    // The module's output error against the full-precision block on the calibration windows.
-    const GroupLoss loss = [&](const Group& g, BlockWeights& trial) -> double {
-        double e = 0;
-        for (size_t k = 0; k < inputs.size(); ++k) {
-            const int64_t T = inputs[k].rows;
+    // The module's output error against the full-precision block on the loss windows: one
+    // window per work item, the terms added in window order.
+    const GroupLoss loss = [&](const Group& g, const BlockWeights& trial) -> double {
+        // o and down: x·(W' - W)ᵀ is the output error.
+        std::vector<float> delta;
+        if (g.name == "o") delta = difference(trial.o, fp.o);
+        if (g.name == "down") delta = difference(trial.down, fp.down);
+        std::vector<double> terms(n_win);
+        parallel_for(n_win, opt.threads, [&](size_t k) {
+            const int64_t T = tr.rows[k];
+            std::vector<float> out(static_cast<size_t>(T * H));
             if (g.name == "qkv") {
-                std::vector<float> out(static_cast<size_t>(T * H));
-                llama.attention_sublayer(trial, tr.xn1[k].data(), T, inputs[k].first_position,
+                llama.attention_sublayer(trial, tr.xn1[k].data(), T, tr.first_position[k],
                                          out.data());
-                e += sq_diff(out, tr.attn_out[k]);
+                terms[k] = kern.sq_diff(out.data(), tr.attn_out[k].data(), out.size());
             } else if (g.name == "o") {
-                std::vector<float> out(static_cast<size_t>(T * H));
-                model::matmul_wt(tr.attn_in[k].data(), T, QW, trial.o.data(), H, out.data());
-                std::vector<float> ref(static_cast<size_t>(T * H));
-                model::matmul_wt(tr.attn_in[k].data(), T, QW, fp.o.data(), H, ref.data());
-                e += sq_diff(out, ref);
+                model::matmul_wt(tr.attn_in[k].data(), T, QW, delta.data(), H, out.data());
+                terms[k] = kern.dot(out.data(), out.data(), out.size());
             } else if (g.name == "gate_up") {
-                std::vector<float> out(static_cast<size_t>(T * H));
                 llama.mlp_sublayer(trial, tr.xn2[k].data(), T, out.data());
-                e += sq_diff(out, tr.mlp_out[k]);
+                terms[k] = kern.sq_diff(out.data(), tr.mlp_out[k].data(), out.size());
             } else {
-                std::vector<float> out(static_cast<size_t>(T * H)), ref(static_cast<size_t>(T * H));
-                model::matmul_wt(tr.act[k].data(), T, I, trial.down.data(), H, out.data());
-                model::matmul_wt(tr.act[k].data(), T, I, fp.down.data(), H, ref.data());
-                e += sq_diff(out, ref);
+                model::matmul_wt(tr.act[k].data(), T, I, delta.data(), H, out.data());
+                terms[k] = kern.dot(out.data(), out.data(), out.size());
             }
-        }
+        });
+        double e = 0;
+        for (const double t : terms)
+            e += t;
         return e / static_cast<double>(tr.tokens * static_cast<uint64_t>(H));
     };
 
     AwqBlockResult res;
     res.weights = fp;
+    res.times.trace = trace_seconds;
     std::array<std::vector<float>, 7> in_scale;  // per linear: the scale its input was divided by
     SUTRA_TRY(scale_groups(c, x_mean, q, opt, loss, res, in_scale));
+    t0 = std::chrono::steady_clock::now();
     if (opt.clip) {
-        // On the traced activations, divided by the same scales as the weights' columns.
+        // On the traced activations (evenly spaced rows of the loss windows), divided by the
+        // same scales as the weights' columns.
         const ClipSearch search = [&](int i, const quant::QuantLayout& l, std::span<const float> s,
                                       const std::vector<float>& wi) {
             const auto& parts = i == kV      ? tr.xn1
                                 : i == kO    ? tr.attn_in
                                 : i == kDown ? tr.act
                                              : tr.xn2;
-            const auto x = concat_rows(parts, s, l.cols);
+            const auto x = sample_rows(parts, s, l.cols, opt.clip_options.max_tokens);
             return quant::search_clip(wi, l, x, x.size() / l.cols, opt.clip_options, opt.threads);
         };
         clip_linears(res.weights, q, search, in_scale);
     }
+    res.times.clip = seconds_since(t0);
     res.input_scales = std::move(in_scale);
     return res;
+}
+
+}  // namespace
+
+std::vector<size_t> awq_loss_windows(std::span<const int64_t> window_tokens, uint64_t loss_tokens) {
+    const size_t W = window_tokens.size();
+    uint64_t total = 0;
+    for (const int64_t t : window_tokens)
+        total += static_cast<uint64_t>(std::max<int64_t>(t, 0));
+    size_t k = W;
+    if (loss_tokens != 0 && loss_tokens < total) {
+        // ceil(loss_tokens * W / total); loss_tokens < total, so the quotient is below W.
+        const uint64_t w = W;
+        if (loss_tokens <= (std::numeric_limits<uint64_t>::max() - total) / w)
+            k = static_cast<size_t>((loss_tokens * w + total - 1) / total);
+        else
+            k = static_cast<size_t>(
+                std::ceil(static_cast<long double>(loss_tokens) * static_cast<long double>(w) /
+                          static_cast<long double>(total)));
+        k = std::clamp<size_t>(k, 1, W);
+    }
+    std::vector<size_t> idx(k);
+    for (size_t i = 0; i < k; ++i)
+        idx[i] = i * W / k;  // i < k <= W: no overflow for fewer than 2^32 windows
+    return idx;
+}
+
+Result<AwqBlockResult> awq_block(const model::Llama& llama, const BlockWeights& fp,
+                                 const std::vector<Activations>& inputs,
+                                 const std::array<std::vector<float>, 4>& x_mean,
+                                 const BlockQuant& q, const AwqOptions& opt) {
+    return awq_block_impl(llama, fp, inputs, x_mean, q, opt, nullptr);
+}
+
+Result<AwqBlockResult> awq_block_advance(const model::Llama& llama, const BlockWeights& fp,
+                                         std::vector<Activations>& inputs,
+                                         const std::array<std::vector<float>, 4>& x_mean,
+                                         const BlockQuant& q, const AwqOptions& opt) {
+    return awq_block_impl(llama, fp, inputs, x_mean, q, opt, &inputs);
 }
 
 Result<AwqBlockResult> awq_block_per_linear(const model::LlamaConfig& c, const BlockWeights& fp,
@@ -317,14 +446,14 @@ Result<AwqBlockResult> awq_block_per_linear(const model::LlamaConfig& c, const B
     // W (the reference) is the current weight: each linear's columns are changed by its own
     // group only, so it equals the full-precision one.
     const BlockWeights& now = res.weights;
-    const GroupLoss loss = [&](const Group& g, BlockWeights& trial) -> double {
+    const GroupLoss loss = [&](const Group& g, const BlockWeights& trial) -> double {
         double e = 0;
         uint64_t rows = 0;
         for (int i : g.linears) {
             const auto ui = static_cast<size_t>(i);
             if (!q.quantize[ui]) continue;
             e += quant::weighted_sq_error(weight_of(trial, i), weight_of(now, i), q.layout[ui].cols,
-                                          x_sq[g.input]);
+                                          x_sq[g.input], opt.threads);
             rows += q.layout[ui].rows;
         }
         return rows ? e / static_cast<double>(rows) : 0.0;

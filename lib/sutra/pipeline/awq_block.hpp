@@ -17,7 +17,16 @@
 //   gate_up: gate, up after post_attention_layernorm loss: MLP output (down_proj included)
 //   down:    down after up                          loss: down_proj output
 // Losses are mean squared errors against the full-precision sub-layer, with the group's
-// linears quantized (and scaled back) and everything else in full precision.
+// linears quantized (and scaled back) and everything else in full precision. For o and down
+// the error is computed as x·(W' - W)ᵀ (one product instead of two).
+//
+// Cost: the module losses and the clipping use the windows awq_loss_windows picks for
+// AwqOptions::loss_tokens (the salience statistics x_mean always cover all calibration
+// tokens), and AwqOptions::search = fast looks at 9 of the 20 alphas (coarse to fine; the
+// grid's own alpha whenever the loss is unimodal in alpha). Windows are traced, and each
+// alpha's loss terms computed, on AwqOptions::threads threads, one window per work item with
+// single-threaded BLAS, and summed in window order: the result does not depend on the thread
+// count.
 //
 // Without activations (statistics only: a llama.cpp imatrix, calib/IMATRIX.md), the same
 // groups, scales and folds, with the per-linear loss (awq_block_per_linear): the output error
@@ -30,7 +39,9 @@
 // mean square E[x_j^2] / s_j^2.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -47,8 +58,16 @@ enum class AwqLoss {
     per_linear,     // each linear's output from E[x^2] alone (awq_block_per_linear)
 };
 
+// How the alpha grid is searched (quant::GridSearch): every point, or coarse to fine.
+enum class AwqSearch { grid, fast };
+
 struct AwqOptions {
-    int grid = 20;             // alpha = 0, 1/grid, ..., (grid-1)/grid
+    int grid = 20;  // alpha = 0, 1/grid, ..., (grid-1)/grid
+    AwqSearch search = AwqSearch::fast;
+    // Calibration tokens the module losses and the clipping search run on: that many tokens
+    // in evenly spaced whole windows (awq_loss_windows); 0 = every window. Only these windows
+    // are carried through the model by AwqLayerStream. Unused by the per-linear loss.
+    uint64_t loss_tokens = 4096;
     bool duo_scaling = false;  // s = x^alpha / w^(1-alpha) instead of x^alpha
     bool clip = true;          // per-group clipping search (never for q and k)
     // When set (in [0, 1]), no search: every group takes this alpha (ablations, and tests of
@@ -58,9 +77,16 @@ struct AwqOptions {
     // Unset: module_output when calibration activations exist (statistics from `sutra
     // calibrate`, or text), per_linear for a llama.cpp imatrix, which has none.
     std::optional<AwqLoss> loss;
-    // Threads for the search: alphas (and clipping rows) are evaluated in parallel, each on
-    // its own copy of the weights; the choice is the same for every thread count.
+    // Threads for the trace (windows), the search (each alpha's windows, or rows for the
+    // per-linear loss) and the clipping (rows); the result is the same for every thread count.
     unsigned threads = 1;
+    // When set, the rounding each trial of the scale search is evaluated with instead of RTN
+    // (AWQ + GPTQ: GPTQ's): out = R(W·diag(s))·diag(1/s) for the linear of index `linear`
+    // (kBlockLinears order); returning false falls back to RTN for that trial. Called from
+    // one thread at a time.
+    std::function<bool(int linear, const std::vector<float>& w, const quant::QuantLayout& l,
+                       std::span<const float> s, std::vector<float>& out)>
+        trial_round;
 };
 
 // How each of the seven linears of a block is stored: quantized with a layout, or kept.
@@ -79,24 +105,52 @@ struct AwqGroupReport {
     float best_alpha = 0;
     double loss_plain = 0;  // alpha = 0: no scaling (plain RTN of the group)
     double loss_best = 0;
+    int alphas_evaluated = 0;  // how many alphas the search computed the loss of
+    // The loss of every grid alpha (index step: alpha = step / grid), NaN where the search did
+    // not evaluate it; empty with a forced alpha.
+    std::vector<double> losses;
+};
+
+// Wall-clock seconds of the parts of one block's AWQ (for profiles; never written out).
+struct AwqBlockTimes {
+    double trace = 0;                // full-precision block over the calibration windows
+    std::array<double, 4> search{};  // alpha search of qkv, o, gate_up, down
+    double clip = 0;                 // clipping search of every linear
 };
 
 struct AwqBlockResult {
     model::BlockWeights weights;  // transformed: scaled, folded, clipped
     std::vector<AwqGroupReport> groups;
+    AwqBlockTimes times;
     // Per linear (kBlockLinears order): the scale s its weight columns were multiplied by (and
     // its input divided by); empty when the linear was not scaled.
     std::array<std::vector<float>, 7> input_scales;
 };
 
+// The windows (indices into window_tokens, each entry a window's token count) that a budget
+// of loss_tokens uses: all of them when loss_tokens is 0 or at least the total; else the
+// k = ceil(loss_tokens * W / total) windows floor(i * W / k), i < k, of the W windows (for
+// windows of equal length L: ceil(loss_tokens / L) windows spread evenly over the set).
+// Applied to its own result it returns every index again.
+std::vector<size_t> awq_loss_windows(std::span<const int64_t> window_tokens, uint64_t loss_tokens);
+
 // x_mean: mean |x| per input channel for the inputs of q (= k = v), o, gate (= up), down, from
 // the calibration statistics. inputs: the block's input activations, one per window (each a
-// sequence starting at position 0).
+// sequence starting at position 0); the losses use the awq_loss_windows of them.
 Result<AwqBlockResult> awq_block(const model::Llama& llama, const model::BlockWeights& fp,
                                  const std::vector<model::Activations>& inputs,
                                  const std::array<std::vector<float>, 4>& x_mean,
                                  const BlockQuant& q,
                                  const AwqOptions& opt);  // opt.loss must not be per_linear
+
+// awq_block that also moves `inputs` through the full-precision block in the same pass: on
+// success each window holds what model::Llama::run_block(fp, window) gives, bit for bit (on
+// error, `inputs` is unspecified). Every window is advanced; the losses use the
+// awq_loss_windows of them.
+Result<AwqBlockResult> awq_block_advance(const model::Llama& llama, const model::BlockWeights& fp,
+                                         std::vector<model::Activations>& inputs,
+                                         const std::array<std::vector<float>, 4>& x_mean,
+                                         const BlockQuant& q, const AwqOptions& opt);
 
 // The per-linear loss (above), without activations. x_mean: the salience statistic s is
 // computed from (mean |x|, or sqrt(mean x^2) where only that exists); x_sq: mean x^2 per input

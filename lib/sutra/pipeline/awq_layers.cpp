@@ -38,9 +38,14 @@ Result<AwqLayerStream> AwqLayerStream::create(const io::Checkpoint& ck,
     // runs the full-precision model over the calibration windows.
     s.per_linear_ = options.loss == AwqLoss::per_linear;
     if (!s.per_linear_) {
-        for (auto win : calib::windows_of(calib)) {
+        // Only the windows the losses use are carried through the model.
+        const auto wins = calib::windows_of(calib);
+        std::vector<int64_t> lengths;
+        for (auto win : wins)
+            lengths.push_back(static_cast<int64_t>(win.size()));
+        for (size_t k : awq_loss_windows(lengths, options.loss_tokens)) {
             model::Activations x;
-            SUTRA_TRY(s.llama_->embed(win, 0, x));
+            SUTRA_TRY(s.llama_->embed(wins[k], 0, x));
             s.xs_.push_back(std::move(x));
         }
         if (s.xs_.empty())
@@ -72,9 +77,11 @@ Result<AwqLayer> AwqLayerStream::next(const BlockQuant& bq) {
     }
     AwqLayer out;
     out.layer = layer;
+    // The module-output search also moves the activations through the full-precision block
+    // (the next block's input), in the same pass.
     SUTRA_ASSIGN(out.result, per_linear_
                                  ? awq_block_per_linear(*config_, *fp, x_mean, x_sq, bq, options_)
-                                 : awq_block(*llama_, *fp, xs_, x_mean, bq, options_));
+                                 : awq_block_advance(*llama_, *fp, xs_, x_mean, bq, options_));
     for (size_t i = 0; i < 7; ++i) {
         std::vector<float> imp = x_sq[kInputOf[i]];
         const std::vector<float>& s = out.result.input_scales[i];
@@ -85,10 +92,6 @@ Result<AwqLayer> AwqLayerStream::next(const BlockQuant& bq) {
                                        (static_cast<double>(s[c]) * static_cast<double>(s[c])));
         out.importance[i] = std::move(imp);
     }
-    // The next block's input comes from this block in full precision.
-    if (!per_linear_)
-        for (auto& x : xs_)
-            SUTRA_TRY(llama_->run_block(*fp, x));
     ++next_;
     return out;
 }

@@ -36,8 +36,10 @@ class AwqLayerStream {
                                          const calib::CalibrationData& calib,
                                          const AwqOptions& options);
 
-    // Transforms the next layer (0, 1, ... in order) for the grids in `bq`; then advances the
-    // full-precision activations through that layer's original weights.
+    // Transforms the next layer (0, 1, ... in order) for the grids in `bq`, and advances the
+    // full-precision activations through that layer's original weights (in the same pass as
+    // the search's trace). Only the windows awq_loss_windows picks for options.loss_tokens are
+    // carried; on error the stream cannot continue.
     Result<AwqLayer> next(const BlockQuant& bq);
     int next_layer() const { return next_; }
 
@@ -48,7 +50,7 @@ class AwqLayerStream {
     AwqOptions options_;
     std::unique_ptr<model::CheckpointWeights> weights_;
     std::unique_ptr<model::Llama> llama_;
-    std::vector<model::Activations> xs_;  // full-precision inputs of the next layer
+    std::vector<model::Activations> xs_;  // full-precision inputs of the next layer (loss windows)
     bool per_linear_ = false;
     int next_ = 0;
 };

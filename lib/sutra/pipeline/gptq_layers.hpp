@@ -23,7 +23,14 @@ namespace sutra::pipeline {
 struct GptqStreamOptions {
     GptqBlockOptions block;
     std::optional<AwqOptions> awq;  // set: AWQ + GPTQ
+    // AWQ + GPTQ: AWQ's scale search rounds each trial with GPTQ (the Hessians of the block's
+    // inputs on GPTQ's calibration inputs, divided by the trial scales) instead of RTN, so the
+    // scales are chosen for the rounding that follows.
+    bool gptq_in_search = true;
 };
+
+// The rounding state AWQ's search uses with gptq_in_search: the current block's Hessians.
+struct GptqTrialState;
 
 struct GptqLayer {
     int layer = 0;
@@ -52,6 +59,7 @@ class GptqLayerStream {
     std::unique_ptr<model::Llama> llama_;
     std::vector<model::Activations> xs_;  // GPTQ's inputs of the next layer
     std::optional<AwqLayerStream> awq_;
+    std::shared_ptr<GptqTrialState> trial_;
     int next_ = 0;
 };
 

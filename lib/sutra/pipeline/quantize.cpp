@@ -260,6 +260,7 @@ ojson gptq_record(const QuantizeOptions& o, const calib::CalibrationData& c) {
     j["block"] = o.gptq.block;
     j["act_order"] = o.gptq.act_order;
     j["inputs"] = o.gptq_fp_inputs ? "full_precision" : "sequential";
+    if (o.method == "awq+gptq") j["awq_trial_rounding"] = o.awq_trials_gptq ? "gptq" : "rtn";
     j["calib_windows"] = c.windows;
     j["calib_seq_len"] = c.seq_len;
     return j;
@@ -451,8 +452,8 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
                   : awq_memory_estimate(awq->config, awq->calib, stream.threads));
         if (need > opt.max_memory)
             return make_error(Errc::invalid_argument,
-                              "--max-memory " + mib_text(opt.max_memory) +
-                                  " is below what AWQ needs here (about " +
+                              "--max-memory " + mib_text(opt.max_memory) + " is below what " +
+                                  (gptq ? opt.method : std::string("AWQ")) + " needs here (about " +
                                   std::to_string((need >> 20) + 1) +
                                   (gptq ? " MiB: one block's weights, the Hessians of its "
                                           "widest input and the calibration activations"
@@ -477,6 +478,7 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
             go.block.gptq = opt.gptq;
             go.block.sequential = !opt.gptq_fp_inputs;
             go.block.measure_error = opt.gptq_report_error;
+            go.gptq_in_search = opt.awq_trials_gptq;
             go.block.threads = stream.threads;
             if (opt.method == "awq+gptq") {
                 go.awq = awq_options_for(opt);

@@ -52,6 +52,8 @@ struct QuantizeOptions {
     quant::GptqOptions gptq;
     bool gptq_fp_inputs = false;
     bool gptq_report_error = false;  // per linear, output error against RTN's
+    // AWQ + GPTQ: AWQ's scale search rounds its trials with GPTQ (default) or RTN.
+    bool awq_trials_gptq = true;
     // AWQ + GPTQ runs AWQ's clipping only when asked (--clip); awq.clip = false (--no-clip)
     // turns it off for AWQ.
     bool clip_forced = false;

@@ -87,6 +87,81 @@ std::vector<float> fake_quantize(const std::vector<float>& w, const QuantLayout&
     return out;
 }
 
+void scaled_fake_quantize(const std::vector<float>& w, const QuantLayout& l,
+                          std::span<const float> s, std::vector<float>& out, unsigned threads) {
+    const simd::Kernels& k = simd::active();
+    out.resize(w.size());
+    constexpr uint64_t kRowsPerItem = 16;
+    const uint64_t items = (l.rows + kRowsPerItem - 1) / kRowsPerItem;
+    parallel_for(static_cast<size_t>(items), threads, [&](size_t item) {
+        std::vector<float> scaled(l.cols), deq(l.cols);
+        std::vector<uint8_t> codes(l.cols), zeros(l.n_groups);
+        std::vector<uint16_t> scales(l.n_groups);
+        const uint64_t r_end = std::min<uint64_t>(l.rows, (item + 1) * kRowsPerItem);
+        for (uint64_t r = item * kRowsPerItem; r < r_end; ++r) {
+            const float* in = w.data() + r * l.cols;
+            float* o = out.data() + r * l.cols;
+            if (s.empty())
+                std::copy(in, in + l.cols, scaled.begin());
+            else
+                for (uint64_t c = 0; c < l.cols; ++c)
+                    scaled[c] = in[c] * s[c];
+            size_t bad = 0;
+            if (quantize_row_rtn(k, scaled.data(), l, codes.data(), scales.data(), zeros.data(),
+                                 &bad) == RowStatus::ok)
+                dequantize_row(k, codes.data(), scales.data(), zeros.data(), l, deq.data());
+            else
+                deq = scaled;
+            if (s.empty())
+                std::copy(deq.begin(), deq.end(), o);
+            else
+                for (uint64_t c = 0; c < l.cols; ++c)
+                    o[c] = deq[c] / s[c];
+        }
+    });
+}
+
+size_t grid_search_min(size_t n, GridSearch mode, const std::function<double(size_t)>& loss,
+                       std::vector<double>* losses, size_t refine) {
+    std::vector<double> v(n, std::numeric_limits<double>::quiet_NaN());
+    std::vector<bool> done(n, false);
+    auto eval = [&](size_t i) {
+        if (i >= n || done[i]) return;
+        v[i] = loss(i);
+        done[i] = true;
+    };
+    // The least loss so far (NaN counts as +inf), the first on ties; point 0 if none is finite.
+    auto best = [&] {
+        size_t b = n;
+        for (size_t i = 0; i < n; ++i)
+            if (done[i] && !std::isnan(v[i]) && (b == n || v[i] < v[b])) b = i;
+        return b == n ? size_t{0} : b;
+    };
+    if (mode == GridSearch::full || n <= 4) {
+        for (size_t i = 0; i < n; ++i)
+            eval(i);
+    } else {
+        for (size_t i = 0; i < n; i += 4)
+            eval(i);
+        for (const size_t stride : {size_t{2}, size_t{1}}) {
+            // The `refine` best points so far (least loss first, then grid order).
+            std::vector<size_t> order;
+            for (size_t i = 0; i < n; ++i)
+                if (done[i]) order.push_back(i);
+            const auto key = [&](size_t i) { return std::isnan(v[i]) ? HUGE_VAL : v[i]; };
+            std::stable_sort(order.begin(), order.end(),
+                             [&](size_t a, size_t b) { return key(a) < key(b); });
+            order.resize(std::min(order.size(), std::max<size_t>(refine, 1)));
+            for (const size_t b : order) {
+                if (b >= stride) eval(b - stride);
+                eval(b + stride);
+            }
+        }
+    }
+    if (losses) *losses = v;
+    return best();
+}
+
 namespace {
 
 // Scratch for one thread's clipping search (one group at a time, at most `width` values).
@@ -144,37 +219,71 @@ std::vector<float> search_clip(const std::vector<float>& w, const QuantLayout& l
 
     const int steps = std::max(1, static_cast<int>(opt.max_shrink * static_cast<float>(opt.grid)));
     std::vector<float> best(l.rows * l.n_groups);
-    // xg[g]: the sampled activations of group g, [m, width].
-    std::vector<std::vector<float>> xg(l.n_groups);
-    for (uint64_t g = 0; g < l.n_groups; ++g) {
+    // Per group: its Gram matrix [width, width] (accumulated in double, stored in f32) when it
+    // is cheaper than the rows, i.e. when the group is narrower than the sample; else the
+    // sampled activations of the group, [m, width].
+    std::vector<std::vector<float>> xg(l.n_groups), gram(l.n_groups);
+    parallel_for(static_cast<size_t>(l.n_groups), threads, [&](size_t g) {
         const uint64_t b = g * l.group, width = l.group_width(g);
-        xg[g].resize(m * width);
-        for (uint64_t t = 0; t < m; ++t)
-            std::copy(rows[t] + b, rows[t] + b + width, xg[g].data() + t * width);
-    }
+        if (width >= m) {
+            xg[g].resize(m * width);
+            for (uint64_t t = 0; t < m; ++t)
+                std::copy(rows[t] + b, rows[t] + b + width, xg[g].data() + t * width);
+            return;
+        }
+        std::vector<double> acc(width * width, 0.0);
+        for (uint64_t t = 0; t < m; ++t) {
+            const float* xr = rows[t] + b;
+            for (uint64_t i = 0; i < width; ++i) {
+                const auto xi = static_cast<double>(xr[i]);
+                double* a = acc.data() + i * width;
+                for (uint64_t j = 0; j < width; ++j)
+                    a[j] += xi * static_cast<double>(xr[j]);
+            }
+        }
+        gram[g].resize(width * width);
+        for (size_t i = 0; i < acc.size(); ++i)
+            gram[g][i] = static_cast<float>(acc[i]);
+    });
     constexpr uint64_t kRowsPerItem = 8;
     const uint64_t items = (l.rows + kRowsPerItem - 1) / kRowsPerItem;
     parallel_for(static_cast<size_t>(items), threads, [&](size_t item) {
         ClipScratch scratch(l.group);
-        std::vector<float> ref_out(m);
+        std::vector<float> ref_out(m), d(l.group);
         const uint64_t r_end = std::min<uint64_t>(l.rows, (item + 1) * kRowsPerItem);
         for (uint64_t r = item * kRowsPerItem; r < r_end; ++r) {
             for (uint64_t g = 0; g < l.n_groups; ++g) {
                 const uint64_t b = g * l.group, width = l.group_width(g);
                 const float* wg = w.data() + r * l.cols + b;
-                const float* xs = xg[g].data();
-                for (uint64_t t = 0; t < m; ++t)
-                    ref_out[t] = static_cast<float>(k.dot(xs + t * width, wg, width));
-                const float best_bound = best_clip_bound(
-                    k, wg, width, l.bits, steps, opt.grid, scratch, [&](const float* q) {
-                        double err = 0;
-                        for (uint64_t t = 0; t < m; ++t) {
-                            const double d =
-                                k.dot(xs + t * width, q, width) - static_cast<double>(ref_out[t]);
-                            err += d * d;
-                        }
-                        return err;
-                    });
+                float best_bound = 0;
+                if (!gram[g].empty()) {
+                    // sum_t (x_t · (q - w))^2 = dᵀ G d.
+                    const float* gm = gram[g].data();
+                    best_bound = best_clip_bound(
+                        k, wg, width, l.bits, steps, opt.grid, scratch, [&](const float* q) {
+                            for (uint64_t c = 0; c < width; ++c)
+                                d[c] = q[c] - wg[c];
+                            double err = 0;
+                            for (uint64_t i = 0; i < width; ++i)
+                                err += static_cast<double>(d[i]) *
+                                       k.dot(gm + i * width, d.data(), width);
+                            return err;
+                        });
+                } else {
+                    const float* xs = xg[g].data();
+                    for (uint64_t t = 0; t < m; ++t)
+                        ref_out[t] = static_cast<float>(k.dot(xs + t * width, wg, width));
+                    best_bound = best_clip_bound(
+                        k, wg, width, l.bits, steps, opt.grid, scratch, [&](const float* q) {
+                            double err = 0;
+                            for (uint64_t t = 0; t < m; ++t) {
+                                const double e = k.dot(xs + t * width, q, width) -
+                                                 static_cast<double>(ref_out[t]);
+                                err += e * e;
+                            }
+                            return err;
+                        });
+                }
                 best[r * l.n_groups + g] = best_bound;
             }
         }
@@ -183,16 +292,24 @@ std::vector<float> search_clip(const std::vector<float>& w, const QuantLayout& l
 }
 
 double weighted_sq_error(const std::vector<float>& a, const std::vector<float>& b, uint64_t cols,
-                         std::span<const float> x_sq) {
-    double e = 0;
-    for (size_t i = 0; i < a.size(); i += cols) {
-        double row = 0;
-        for (uint64_t c = 0; c < cols; ++c) {
-            const double d = static_cast<double>(a[i + c]) - static_cast<double>(b[i + c]);
-            row += static_cast<double>(x_sq[c]) * d * d;
+                         std::span<const float> x_sq, unsigned threads) {
+    const size_t rows = cols ? a.size() / cols : 0;
+    std::vector<double> per_row(rows);
+    constexpr size_t kRowsPerItem = 64;
+    parallel_for((rows + kRowsPerItem - 1) / kRowsPerItem, threads, [&](size_t item) {
+        for (size_t r = item * kRowsPerItem; r < std::min(rows, (item + 1) * kRowsPerItem); ++r) {
+            double row = 0;
+            for (uint64_t c = 0; c < cols; ++c) {
+                const size_t i = r * cols + c;
+                const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
+                row += static_cast<double>(x_sq[c]) * d * d;
+            }
+            per_row[r] = row;
         }
+    });
+    double e = 0;
+    for (const double row : per_row)
         e += row;
-    }
     return e;
 }
 
