@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the GPTQ table of the README on stories260K: RTN, AWQ, GPTQ and AWQ + GPTQ, and
-# the GPTQ variants (activation order, full-precision inputs, AWQ's clipping before GPTQ),
+# the GPTQ variants (activation order, full-precision inputs, AWQ's clipping before GPTQ, AWQ's
+# scale search with RTN-rounded trials),
 # calibrated on ../shared/text/tinystories_calib.txt (16,384 tokens, 64 windows of 256),
 # evaluated on tinystories_eval.txt against the F32 model, for 4-bit group 32, 4-bit group 64
 # and 3-bit group 32 on every linear layer (embedding kept), as the AWQ table.
@@ -60,6 +61,7 @@ for setting in "4 32" "4 64" "3 32"; do
   fi
   row "AWQ+GPTQ $s" "$1" "$2" awq+gptq
   if [ $variants = 1 ]; then
+    row "AWQ+GPTQ $s, AWQ's trials rounded by RTN" "$1" "$2" awq+gptq --awq-trials rtn
     row "AWQ+GPTQ $s, with AWQ's clipping" "$1" "$2" awq+gptq --clip
     row "AWQ+GPTQ $s, act-order" "$1" "$2" awq+gptq --act-order
     row "AWQ+GPTQ $s, full-precision inputs" "$1" "$2" awq+gptq --gptq-inputs fp

@@ -46,7 +46,7 @@ nlohmann::json quality(const std::string& qbin) {
 }  // namespace
 
 TEST_CASE("gptq: every linear's output error on the calibration inputs is below RTN's",
-          "[shared][gptq]") {
+          "[shared][gptq][slow]") {
     TempDir tmp;
     const std::string stats = calibrate(tmp);
     for (const bool act_order : {false, true}) {
@@ -77,15 +77,17 @@ TEST_CASE("gptq: every linear's output error on the calibration inputs is below 
     }
 }
 
-TEST_CASE("gptq: the output does not depend on the thread count", "[shared][gptq]") {
+TEST_CASE("gptq: the output does not depend on the thread count", "[shared][gptq][slow]") {
     TempDir tmp;
     const std::string stats = calibrate(tmp);
-    for (const char* extra : {"", "--act-order"}) {
-        CAPTURE(extra);
+    const std::vector<std::pair<const char*, const char*>> runs = {
+        {"gptq", ""}, {"gptq", "--act-order"}, {"awq+gptq", ""}};
+    for (const auto& [method, extra] : runs) {
+        CAPTURE(method, extra);
         std::vector<Bytes> outs;
         for (const char* threads : {"1", "2", "3"}) {
             const std::string out = (tmp / (std::string("t") + threads + ".qbin")).string();
-            auto args = quantize_args(out, "gptq", stats);
+            auto args = quantize_args(out, method, stats);
             args.insert(args.begin(), {"--threads", threads});
             if (*extra) args.push_back(extra);
             REQUIRE(run_sutra(args).code == 0);
