@@ -35,6 +35,13 @@ void add_quant_flags(CLI::App& app, QuantFlags& f) {
     app.add_option("--seq-len", f.seq_len,
                    "With --calib-text: calibration window length (default 256)");
     app.add_option("--awq-grid", f.grid, "AWQ: number of alpha values searched (default 20)");
+    app.add_option("--awq-search", f.awq_search,
+                   "AWQ: fast (every 4th alpha, then around the best: 9 of 20; default) or grid "
+                   "(every alpha)")
+        ->check(choice_check("AWQ search", {"fast", "grid"}));
+    app.add_option("--awq-loss-tokens", f.awq_loss_tokens,
+                   "AWQ: calibration tokens the alpha and clipping search run on, in evenly "
+                   "spaced whole windows (default 4096, 0 = all; the statistics use all)");
     app.add_flag("--awq-duo", f.duo, "AWQ: scale by activation and weight salience (duo scaling)");
     auto* no_clip = app.add_flag("--no-clip", f.no_clip, "AWQ: skip the per-group clipping search");
     app.add_flag("--clip", f.clip,
@@ -101,6 +108,8 @@ Status apply_quant_flags(const QuantFlags& f, const GlobalOptions& g,
     opt.calib_tokens = f.calib_tokens;
     opt.calib_seq_len = f.seq_len;
     opt.awq.grid = f.grid;
+    opt.awq.search = f.awq_search == "grid" ? pipeline::AwqSearch::grid : pipeline::AwqSearch::fast;
+    opt.awq.loss_tokens = f.awq_loss_tokens;
     opt.awq.duo_scaling = f.duo;
     opt.awq.clip = !f.no_clip;
     opt.clip_forced = f.clip;

@@ -16,6 +16,8 @@ struct QuantFlags {
     int bits = 0;
     int64_t calib_tokens = 16384, seq_len = 256;
     int grid = 20;
+    std::string awq_search = "fast";
+    uint64_t awq_loss_tokens = 4096;
     bool duo = false, no_clip = false, clip = false;
     double gptq_damp = 0.01;
     uint64_t gptq_block = 128;

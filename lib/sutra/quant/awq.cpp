@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "sutra/base/thread_pool.hpp"
+#include "sutra/model/blas.hpp"
 #include "sutra/quant/rtn.hpp"
 #include "sutra/simd/dispatch.hpp"
 
@@ -173,28 +174,45 @@ struct ClipScratch {
         : clipped(width), q(width), codes(width), zeros(1), scales(1) {}
 };
 
-// The clipping bound of one group wg[0, width): among mx·(1 − i/grid), i < steps (mx the
-// group's largest |w|), the first with the least err(q), q being the group clamped to ±bound
-// and round-tripped through RTN (the clamped values where RTN refuses them).
-template <class Err>
-float best_clip_bound(const simd::Kernels& k, const float* wg, uint64_t width, int bits, int steps,
-                      int grid, ClipScratch& s, const Err& err) {
+// The largest |w| of a group wg[0, width).
+float max_abs_of(const float* wg, uint64_t width) {
     float mx = 0;
     for (uint64_t c = 0; c < width; ++c)
         mx = std::max(mx, std::fabs(wg[c]));
+    return mx;
+}
+
+// The i-th clipping bound of a group whose largest |w| is mx: mx·(1 − i/grid).
+float clip_bound(float mx, int i, int grid) {
+    return mx * (1.0f - static_cast<float>(i) / static_cast<float>(grid));
+}
+
+// q[0, width): the group wg clamped to ±bound and round-tripped through RTN as one group (the
+// clamped values where RTN refuses them).
+void clip_candidate(const simd::Kernels& k, const float* wg, uint64_t width, int bits, float bound,
+                    ClipScratch& s, float* q) {
+    for (uint64_t c = 0; c < width; ++c)
+        s.clipped[c] = std::clamp(wg[c], -bound, bound);
     const auto lg = make_layout(1, width, bits, static_cast<uint32_t>(width));
+    size_t bad = 0;
+    if (quantize_row_rtn(k, s.clipped.data(), lg, s.codes.data(), s.scales.data(), s.zeros.data(),
+                         &bad) == RowStatus::ok)
+        dequantize_row(k, s.codes.data(), s.scales.data(), s.zeros.data(), lg, q);
+    else
+        std::copy(s.clipped.begin(), s.clipped.begin() + static_cast<long>(width), q);
+}
+
+// The clipping bound of one group wg[0, width): among clip_bound(mx, i, grid), i < steps, the
+// first with the least err(q), q its clip_candidate.
+template <class Err>
+float best_clip_bound(const simd::Kernels& k, const float* wg, uint64_t width, int bits, int steps,
+                      int grid, ClipScratch& s, const Err& err) {
+    const float mx = max_abs_of(wg, width);
     double best_err = std::numeric_limits<double>::infinity();
     float best_bound = mx;
     for (int i = 0; i < steps; ++i) {
-        const float bound = mx * (1.0f - static_cast<float>(i) / static_cast<float>(grid));
-        for (uint64_t c = 0; c < width; ++c)
-            s.clipped[c] = std::clamp(wg[c], -bound, bound);
-        size_t bad = 0;
-        if (quantize_row_rtn(k, s.clipped.data(), lg, s.codes.data(), s.scales.data(),
-                             s.zeros.data(), &bad) == RowStatus::ok)
-            dequantize_row(k, s.codes.data(), s.scales.data(), s.zeros.data(), lg, s.q.data());
-        else
-            std::copy(s.clipped.begin(), s.clipped.begin() + static_cast<long>(width), s.q.begin());
+        const float bound = clip_bound(mx, i, grid);
+        clip_candidate(k, wg, width, bits, bound, s, s.q.data());
         const double e = err(s.q.data());
         if (e < best_err) {
             best_err = e;
@@ -245,46 +263,69 @@ std::vector<float> search_clip(const std::vector<float>& w, const QuantLayout& l
         for (size_t i = 0; i < acc.size(); ++i)
             gram[g][i] = static_cast<float>(acc[i]);
     });
-    constexpr uint64_t kRowsPerItem = 8;
+    // Rows in items of a fixed size (so the products below have the same shapes for every
+    // thread count), under single-threaded BLAS.
+    const model::SingleThreadedBlas single_threaded;
+    constexpr uint64_t kRowsPerItem = 32;
     const uint64_t items = (l.rows + kRowsPerItem - 1) / kRowsPerItem;
+    const auto n_steps = static_cast<uint64_t>(steps);
     parallel_for(static_cast<size_t>(items), threads, [&](size_t item) {
         ClipScratch scratch(l.group);
-        std::vector<float> ref_out(m), d(l.group);
-        const uint64_t r_end = std::min<uint64_t>(l.rows, (item + 1) * kRowsPerItem);
-        for (uint64_t r = item * kRowsPerItem; r < r_end; ++r) {
-            for (uint64_t g = 0; g < l.n_groups; ++g) {
-                const uint64_t b = g * l.group, width = l.group_width(g);
-                const float* wg = w.data() + r * l.cols + b;
-                float best_bound = 0;
-                if (!gram[g].empty()) {
-                    // sum_t (x_t · (q - w))^2 = dᵀ G d.
-                    const float* gm = gram[g].data();
-                    best_bound = best_clip_bound(
-                        k, wg, width, l.bits, steps, opt.grid, scratch, [&](const float* q) {
-                            for (uint64_t c = 0; c < width; ++c)
-                                d[c] = q[c] - wg[c];
-                            double err = 0;
-                            for (uint64_t i = 0; i < width; ++i)
-                                err += static_cast<double>(d[i]) *
-                                       k.dot(gm + i * width, d.data(), width);
-                            return err;
-                        });
-                } else {
-                    const float* xs = xg[g].data();
-                    for (uint64_t t = 0; t < m; ++t)
-                        ref_out[t] = static_cast<float>(k.dot(xs + t * width, wg, width));
-                    best_bound = best_clip_bound(
-                        k, wg, width, l.bits, steps, opt.grid, scratch, [&](const float* q) {
-                            double err = 0;
-                            for (uint64_t t = 0; t < m; ++t) {
-                                const double e = k.dot(xs + t * width, q, width) -
-                                                 static_cast<double>(ref_out[t]);
-                                err += e * e;
-                            }
-                            return err;
-                        });
+        std::vector<float> ref_out(m);
+        const uint64_t r0 = item * kRowsPerItem, r1 = std::min<uint64_t>(l.rows, r0 + kRowsPerItem);
+        // Gram path: every candidate of the item's rows at once, D = q - w [rows * steps, width],
+        // then the errors dᵀ G d as the row-wise dot products of D·G with D.
+        std::vector<float> dm((r1 - r0) * n_steps * l.group), dg(dm.size());
+        for (uint64_t g = 0; g < l.n_groups; ++g) {
+            const uint64_t b = g * l.group, width = l.group_width(g);
+            if (!gram[g].empty()) {
+                for (uint64_t r = r0; r < r1; ++r) {
+                    const float* wg = w.data() + r * l.cols + b;
+                    const float mx = max_abs_of(wg, width);
+                    for (int i = 0; i < steps; ++i) {
+                        float* d =
+                            dm.data() + ((r - r0) * n_steps + static_cast<uint64_t>(i)) * width;
+                        clip_candidate(k, wg, width, l.bits, clip_bound(mx, i, opt.grid), scratch,
+                                       d);
+                        for (uint64_t c = 0; c < width; ++c)
+                            d[c] -= wg[c];
+                    }
                 }
-                best[r * l.n_groups + g] = best_bound;
+                const auto n_cand = static_cast<int64_t>((r1 - r0) * n_steps);
+                const auto iw = static_cast<int64_t>(width);
+                model::matmul_wt(dm.data(), n_cand, iw, gram[g].data(), iw, dg.data());
+                for (uint64_t r = r0; r < r1; ++r) {
+                    const float mx = max_abs_of(w.data() + r * l.cols + b, width);
+                    double best_err = std::numeric_limits<double>::infinity();
+                    float best_bound = mx;
+                    for (int i = 0; i < steps; ++i) {
+                        const uint64_t at = ((r - r0) * n_steps + static_cast<uint64_t>(i)) * width;
+                        const double e = k.dot(dg.data() + at, dm.data() + at, width);
+                        if (e < best_err) {
+                            best_err = e;
+                            best_bound = clip_bound(mx, i, opt.grid);
+                        }
+                    }
+                    best[r * l.n_groups + g] = best_bound;
+                }
+                continue;
+            }
+            // Rows path: the partial outputs of every sampled token.
+            const float* xs = xg[g].data();
+            for (uint64_t r = r0; r < r1; ++r) {
+                const float* wg = w.data() + r * l.cols + b;
+                for (uint64_t t = 0; t < m; ++t)
+                    ref_out[t] = static_cast<float>(k.dot(xs + t * width, wg, width));
+                best[r * l.n_groups + g] = best_clip_bound(
+                    k, wg, width, l.bits, steps, opt.grid, scratch, [&](const float* q) {
+                        double err = 0;
+                        for (uint64_t t = 0; t < m; ++t) {
+                            const double e =
+                                k.dot(xs + t * width, q, width) - static_cast<double>(ref_out[t]);
+                            err += e * e;
+                        }
+                        return err;
+                    });
             }
         }
     });
