@@ -39,8 +39,9 @@ python3 - "$tmp/e.json" <<'PY'
 import json, sys
 print(f"| F32 | {json.load(open(sys.argv[1]))['perplexity']:.4f} | — | — | — | — |")
 PY
+extra=("$@")
 for setting in "4 32" "4 64" "3 32"; do
   set -- $setting
   row "RTN $1-bit g$2" "$1" "$2" rtn
-  row "AWQ $1-bit g$2" "$1" "$2" awq "${@:3}"
+  row "AWQ $1-bit g$2" "$1" "$2" awq "${extra[@]}"
 done

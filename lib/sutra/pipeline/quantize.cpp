@@ -232,6 +232,8 @@ ojson awq_record(const AwqOptions& o, const calib::CalibrationData& c, const Awq
     j["clip_grid"] = o.clip_options.grid;
     j["clip_max_shrink_percent"] = static_cast<int>(o.clip_options.max_shrink * 100.0f + 0.5f);
     j["clip_tokens"] = o.clip_options.max_tokens;
+    j["search"] = o.search == AwqSearch::grid ? "grid" : "fast";
+    j["loss_tokens"] = o.loss_tokens;
     j["calib_windows"] = c.windows;
     j["calib_seq_len"] = c.seq_len;
     // Only when not the default, so that the records of earlier outputs keep their bytes.
