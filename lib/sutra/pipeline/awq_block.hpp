@@ -63,10 +63,14 @@ enum class AwqSearch { grid, fast };
 
 struct AwqOptions {
     int grid = 20;  // alpha = 0, 1/grid, ..., (grid-1)/grid
+    // fast by default: 9 of 20 alphas, on stories260K the grid's alpha in 40 of 45 groups and
+    // a KL within noise of the grid's (measurements: README, AWQ).
     AwqSearch search = AwqSearch::fast;
     // Calibration tokens the module losses and the clipping search run on: that many tokens
     // in evenly spaced whole windows (awq_loss_windows); 0 = every window. Only these windows
-    // are carried through the model by AwqLayerStream. Unused by the per-linear loss.
+    // are carried through the model by AwqLayerStream. Unused by the per-linear loss. 4096
+    // (16 windows of 256): on stories260K no KL change beyond noise against all 16384, where
+    // 1024 costs 8% at 4-bit g64.
     uint64_t loss_tokens = 4096;
     bool duo_scaling = false;  // s = x^alpha / w^(1-alpha) instead of x^alpha
     bool clip = true;          // per-group clipping search (never for q and k)
