@@ -85,6 +85,7 @@ TEST_CASE("bench accuracy: bad options are refused before any work", "[pipeline]
 
 TEST_CASE("bench child: result, error and death of the child come back", "[pipeline][bench]") {
     SECTION("a value, and the child's own peak") {
+        const uint64_t parent_before = current_rss_bytes();
         auto r = pipeline::run_in_child("work", []() -> Result<nlohmann::json> {
             std::vector<char> big(64u << 20, 1);  // touched: 64 MiB resident in the child only
             volatile char sum = 0;
@@ -96,7 +97,9 @@ TEST_CASE("bench child: result, error and death of the child come back", "[pipel
         CHECK(r->value["answer"] == 42);
         CHECK(r->value["pid"].get<int>() != ::getpid());
         CHECK(r->peak_rss_bytes >= r->start_rss_bytes + (60u << 20));
-        CHECK(current_rss_bytes() < r->peak_rss_bytes);  // the parent never held it
+        // The parent never held it (its own size is not comparable: under ASan it can be larger
+        // than the child's peak).
+        CHECK(current_rss_bytes() < parent_before + (32u << 20));
     }
     SECTION("an error keeps its code and message") {
         auto r = pipeline::run_in_child("work", []() -> Result<nlohmann::json> {
