@@ -50,7 +50,9 @@ Result<Windows> cut_windows(std::span<const int32_t> text_tokens, int64_t seq_le
                           "calibration: the token limit must not be negative (0 = all)");
     auto n = static_cast<int64_t>(text_tokens.size());
     const int64_t limit = max_tokens > 0 ? std::min(n, max_tokens) : n;
-    const int64_t chunk = seq_len - 1;
+    // Without a BOS (bos_id < 0: a family that starts from its initial state), a window is
+    // seq_len text tokens.
+    const int64_t chunk = bos_id < 0 ? seq_len : seq_len - 1;
     Windows w;
     w.seq_len = seq_len;
     w.count = limit / chunk;
@@ -64,7 +66,7 @@ Result<Windows> cut_windows(std::span<const int32_t> text_tokens, int64_t seq_le
                               "longer text");
     w.tokens.reserve(static_cast<size_t>(w.count * seq_len));
     for (int64_t i = 0; i < w.count; ++i) {
-        w.tokens.push_back(bos_id);
+        if (bos_id >= 0) w.tokens.push_back(bos_id);
         const auto b = text_tokens.begin() + static_cast<std::ptrdiff_t>(i * chunk);
         w.tokens.insert(w.tokens.end(), b, b + static_cast<std::ptrdiff_t>(chunk));
     }

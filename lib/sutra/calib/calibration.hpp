@@ -76,7 +76,8 @@ std::vector<LinearInput> linear_inputs(const model::LlamaConfig& c);
 // "model.layers.{layer}.{linear}", or "lm_head" for layer -1.
 std::string linear_key(int layer, std::string_view linear);
 
-// Cuts `text_tokens` (no BOS) into full windows of BOS + seq_len - 1 tokens, using at most
+// Cuts `text_tokens` (no BOS) into full windows of BOS + seq_len - 1 tokens (bos_id < 0:
+// seq_len text tokens, for a model without a BOS), using at most
 // the first `max_tokens` text tokens (0 = all). Returns the [windows, seq_len] matrix.
 // invalid_argument when seq_len < 2, max_tokens < 0, or the text has fewer than seq_len - 1
 // tokens (the message gives the counts and suggests a smaller --seq-len or a longer text).

@@ -31,18 +31,11 @@
 #include <vector>
 
 #include "sutra/base/error.hpp"
+#include "sutra/model/family.hpp"
 #include "sutra/model/llama_config.hpp"
 #include "sutra/model/weights.hpp"
 
 namespace sutra::model {
-
-// The residual stream of one sequence: rows = tokens, cols = hidden_size, row-major.
-struct Activations {
-    int64_t rows = 0;
-    int64_t cols = 0;
-    int64_t first_position = 0;  // position (for RoPE and the mask) of row 0
-    std::vector<float> data;
-};
 
 // Keys (after RoPE) and values of the positions processed so far, per layer, each
 // [length, num_key_value_heads * head_dim]. Positions start at 0.
@@ -75,13 +68,9 @@ struct HeadWeights {
     std::shared_ptr<const std::vector<float>> lm_head;
 };
 
-// Called with the input of every linear layer before it is applied: layer index (-1 for
-// lm_head), the linear's name inside the block ("self_attn.q_proj", "self_attn.k_proj",
-// "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj",
-// or "lm_head"), and the input matrix x [rows, cols] (row-major, valid during the call only).
-// q/k/v (and gate/up) see the same input, reported once per linear.
-using LinearObserver = std::function<void(int layer, std::string_view linear, const float* x,
-                                          int64_t rows, int64_t cols)>;
+// Linear names reported to the LinearObserver (model/family.hpp): "self_attn.q_proj",
+// "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj",
+// "mlp.down_proj", and "lm_head" (layer -1).
 
 struct LlamaOptions {
     // Keep every tensor once loaded (small models; repeated evaluation and decoding). When

@@ -46,7 +46,7 @@ Status read_generation_config(const fs::path& dir, int64_t vocab, int64_t& bos,
     return {};
 }
 
-Result<TextTokens> from_tokens_file(const fs::path& file, const LlamaConfig& config) {
+Result<TextTokens> from_tokens_file(const fs::path& file, const VocabInfo& config) {
     TextTokens t;
     SUTRA_ASSIGN(t.tokens, read_token_ids_file(file, config.vocab_size));
     t.tokens_read = static_cast<int64_t>(t.tokens.size());
@@ -64,7 +64,7 @@ Status check_input(const TextInput& in) {
 
 Result<ModelTokenizer> open_model_tokenizer(const fs::path& model_dir,
                                             const std::optional<fs::path>& tokenizer,
-                                            const LlamaConfig& config) {
+                                            const VocabInfo& config) {
     ModelTokenizer m;
     SUTRA_ASSIGN(m.loaded, tokenize::open_tokenizer(model_dir, tokenizer, config.vocab_size));
     int64_t gen_bos = -1;
@@ -72,7 +72,9 @@ Result<ModelTokenizer> open_model_tokenizer(const fs::path& model_dir,
         m.eos.push_back(static_cast<int32_t>(e));
     SUTRA_TRY(read_generation_config(model_dir, config.vocab_size, gen_bos, m.eos));
     const auto lead = m.loaded.tokenizer->leading_special_ids();
-    if (!lead.empty()) {
+    if (!config.starts_with_bos) {
+        m.window_start = -1;
+    } else if (!lead.empty()) {
         m.window_start = lead.front();
     } else if (config.bos_token_id >= 0) {
         m.window_start = static_cast<int32_t>(config.bos_token_id);
@@ -90,7 +92,7 @@ Result<ModelTokenizer> open_model_tokenizer(const fs::path& model_dir,
     return m;
 }
 
-Result<TextTokens> load_eval_tokens(const fs::path& model_dir, const LlamaConfig& config,
+Result<TextTokens> load_eval_tokens(const fs::path& model_dir, const VocabInfo& config,
                                     const TextInput& in) {
     SUTRA_TRY(check_input(in));
     if (in.tokens_file) return from_tokens_file(*in.tokens_file, config);
@@ -113,7 +115,7 @@ Result<TextTokens> load_eval_tokens(const fs::path& model_dir, const LlamaConfig
     return t;
 }
 
-Result<TextTokens> load_calib_tokens(const fs::path& model_dir, const LlamaConfig& config,
+Result<TextTokens> load_calib_tokens(const fs::path& model_dir, const VocabInfo& config,
                                      const TextInput& in, int64_t seq_len, int64_t max_tokens,
                                      uint64_t seed) {
     SUTRA_TRY(check_input(in));

@@ -79,14 +79,12 @@ Result<EvalText> load_eval_text(const AccuracyBenchOptions& opt) {
     model::TextInput in;
     in.texts.push_back(opt.eval_text);
     in.tokenizer = opt.quantize.tokenizer;
-    SUTRA_ASSIGN(model::TextTokens t, model::load_eval_tokens(src.dir, src.config, in));
+    SUTRA_ASSIGN(std::unique_ptr<model::Model> m, model::open_runtime(src));
+    SUTRA_ASSIGN(model::TextTokens t, model::load_eval_tokens(src.dir, m->info(), in));
     EvalText e;
     e.tokens = std::move(t.tokens);
     e.tokenizer = t.tokenizer;
-    if (t.window_start >= 0)
-        e.bos = t.window_start;
-    else if (src.config.bos_token_id >= 0)
-        e.bos = static_cast<int32_t>(src.config.bos_token_id);
+    e.bos = t.window_start;
     return e;
 }
 
@@ -95,13 +93,13 @@ Result<json> evaluate_point(const AccuracyBenchOptions& opt, const EvalText& tex
                             const fs::path& qbin) {
     SUTRA_ASSIGN(model::ModelSource orig, model::open_model(opt.quantize.input, std::nullopt));
     SUTRA_ASSIGN(model::ModelSource quant, model::open_model(qbin, orig.dir));
-    SUTRA_ASSIGN(model::Llama ref, model::Llama::create(orig.config, *orig.weights));
-    SUTRA_ASSIGN(model::Llama cand, model::Llama::create(quant.config, *quant.weights));
+    SUTRA_ASSIGN(std::unique_ptr<model::Model> ref, model::open_runtime(orig));
+    SUTRA_ASSIGN(std::unique_ptr<model::Model> cand, model::open_runtime(quant));
     model::EvalOptions eo;
     eo.seq_len = opt.eval_seq_len;
     eo.max_tokens = opt.eval_tokens;
     eo.bos_id = text.bos;
-    SUTRA_ASSIGN(model::CompareResult r, model::compare_models(ref, cand, text.tokens, eo));
+    SUTRA_ASSIGN(model::CompareResult r, model::compare_models(*ref, *cand, text.tokens, eo));
     return json{{"reference_perplexity", r.reference.perplexity},
                 {"perplexity", r.candidate.perplexity},
                 {"mean_kl", r.mean_kl},

@@ -6,6 +6,7 @@
 #include "sutra/calib/stats_file.hpp"
 #include "sutra/io/output_file.hpp"
 #include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama_family.hpp"
 #include "sutra/model/model_source.hpp"
 #include "sutra/model/text_tokens.hpp"
 
@@ -29,12 +30,19 @@ Result<CalibrateReport> run_calibrate(const CalibrateOptions& opt, ProgressObser
     if (opt.tokens) inputs.push_back(*opt.tokens);
     SUTRA_TRY(io::check_output_path(opt.output, opt.force, inputs));
 
+    SUTRA_ASSIGN(std::unique_ptr<model::Model> runtime, model::open_runtime(src));
+    model::Llama* llama_ptr = model::llama::as_llama(*runtime);
+    if (!llama_ptr)
+        return make_error(Errc::unsupported, opt.model.string() +
+                                                 ": calibration statistics are collected for the "
+                                                 "Llama family only so far (this is a " +
+                                                 runtime->info().family + " model)");
+    model::Llama& llama = *llama_ptr;
     model::TextInput in{opt.texts, opt.tokens, opt.tokenizer};
-    SUTRA_ASSIGN(
-        model::TextTokens text,
-        model::load_calib_tokens(src.dir, src.config, in, opt.seq_len, opt.max_tokens, opt.seed));
+    SUTRA_ASSIGN(model::TextTokens text,
+                 model::load_calib_tokens(src.dir, runtime->info(), in, opt.seq_len, opt.max_tokens,
+                                          opt.seed));
     const std::vector<int32_t>& tokens = text.tokens;
-    SUTRA_ASSIGN(model::Llama llama, model::Llama::create(src.config, *src.weights));
     calib::CollectOptions co;
     co.seq_len = opt.seq_len;
     co.max_tokens = opt.max_tokens;

@@ -3,7 +3,6 @@
 #include <chrono>
 
 #include "sutra/model/evaluate.hpp"
-#include "sutra/model/llama.hpp"
 #include "sutra/model/model_source.hpp"
 #include "sutra/model/text_tokens.hpp"
 
@@ -17,16 +16,13 @@ Result<EvalReport> run_eval(const EvalOptions& opt, ProgressObserver* progress) 
     if (opt.text) in.texts.push_back(*opt.text);
     in.tokens_file = opt.tokens;
     in.tokenizer = opt.tokenizer;
-    SUTRA_ASSIGN(model::TextTokens text, model::load_eval_tokens(src.dir, src.config, in));
+    SUTRA_ASSIGN(std::unique_ptr<model::Model> m, model::open_runtime(src));
+    SUTRA_ASSIGN(model::TextTokens text, model::load_eval_tokens(src.dir, m->info(), in));
     const std::vector<int32_t>& tokens = text.tokens;
-    SUTRA_ASSIGN(model::Llama llama, model::Llama::create(src.config, *src.weights));
     model::EvalOptions eo;
     eo.seq_len = opt.seq_len;
     eo.max_tokens = opt.max_tokens;
-    if (text.window_start >= 0)
-        eo.bos_id = text.window_start;
-    else if (src.config.bos_token_id >= 0)
-        eo.bos_id = static_cast<int32_t>(src.config.bos_token_id);
+    if (text.window_start >= 0) eo.bos_id = text.window_start;
     if (progress) {
         progress->on_stage("eval", static_cast<uint64_t>(tokens.size()));
         eo.progress = [progress](int64_t done, int64_t) {
@@ -34,7 +30,7 @@ Result<EvalReport> run_eval(const EvalOptions& opt, ProgressObserver* progress) 
             return true;
         };
     }
-    SUTRA_ASSIGN(model::PerplexityResult r, model::evaluate_perplexity(llama, tokens, eo));
+    SUTRA_ASSIGN(model::PerplexityResult r, model::evaluate_perplexity(*m, tokens, eo));
     if (progress) progress->on_stage_end();
     EvalReport rep;
     rep.model = opt.model.string();

@@ -15,9 +15,12 @@
 #include "sutra/io/file.hpp"
 #include "sutra/io/output_file.hpp"
 #include "sutra/io/strict_json.hpp"
+#include "sutra/model/family_registry.hpp"
 #include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama_family.hpp"
 #include "sutra/model/text_tokens.hpp"
 #include "sutra/model/weights.hpp"
+#include "sutra/pipeline/quantize_awq_family.hpp"
 #include "sutra/pipeline/quantize_data_free.hpp"
 #include "sutra/pipeline/stream_quantize.hpp"
 #include "sutra/pipeline/tensor_writer.hpp"
@@ -107,11 +110,73 @@ Result<AwqLoss> resolve_awq_loss(const QuantizeOptions& opt, bool imatrix) {
     return loss;
 }
 
+// The model as its family runs it, for the plan's keep rules and AWQ: null when no family
+// claims the checkpoint, or when it cannot be run and the method does not need to (RTN and
+// data-free quantization stream any safetensors file).
+Result<std::unique_ptr<model::Model>> open_family(const io::Checkpoint& ck,
+                                                  const model::WeightSource& w,
+                                                  const QuantizeOptions& opt) {
+    std::optional<nlohmann::json> cfg;
+    const fs::path cj = ck.model_dir() / "config.json";
+    std::error_code ec;
+    if (fs::is_regular_file(cj, ec)) {
+        auto j = io::read_strict_json_file(cj.string());
+        if (j) cfg = std::move(*j);
+    }
+    auto entry = model::detect_family(cfg ? &*cfg : nullptr, w, opt.input.string());
+    if (!entry) return std::unique_ptr<model::Model>();
+    auto m = (*entry)->open(cfg ? &*cfg : nullptr, w, model::ModelOptions{});
+    if (!m) {
+        const bool needs =
+            opt.method != "rtn" && (opt.calib || !opt.calib_text.empty() || opt.calib_ids);
+        if (needs) return m.error();
+        return std::unique_ptr<model::Model>();
+    }
+    return std::move(*m);
+}
+
+// The generic path's calibration: windows of the text or token ids, each from the initial
+// state (with the model's BOS first when it has one).
+Result<std::optional<AwqSetup>> prepare_family_awq(const QuantizeOptions& opt,
+                                                   const io::Checkpoint& ck, model::Model& m) {
+    const std::string family = m.info().family;
+    if (opt.method != "awq")
+        return make_error(Errc::unsupported, "--method " + opt.method + " is not available for " +
+                                                 family + " models yet; use --method awq or rtn");
+    if (opt.calib)
+        return make_error(Errc::unsupported,
+                          opt.calib->string() +
+                              ": statistics files and imatrices are for the Llama family; "
+                              "calibrate a " +
+                              family + " model with --calib-text FILE or --calib-ids FILE");
+    AwqSetup s;
+    s.family_path = true;
+    SUTRA_ASSIGN(s.loss, resolve_awq_loss(opt, false));
+    const model::TextInput in{opt.calib_text, opt.calib_ids, opt.tokenizer};
+    SUTRA_ASSIGN(model::TextTokens text,
+                 model::load_calib_tokens(ck.model_dir(), m.info(), in, opt.calib_seq_len,
+                                          opt.calib_tokens, opt.calib_seed));
+    s.tokenizer = text.tokenizer;
+    s.text_tokens = text.tokens_read;
+    const int32_t bos = opt.calib_ids ? m.info().bos_id : text.window_start;
+    SUTRA_ASSIGN(calib::Windows win,
+                 calib::cut_windows(text.tokens, opt.calib_seq_len, opt.calib_tokens, bos));
+    s.calib.windows = win.count;
+    s.calib.seq_len = win.seq_len;
+    s.calib.bos_id = bos;
+    for (int64_t i = 0; i < win.count; ++i) {
+        const auto b = win.tokens.begin() + static_cast<std::ptrdiff_t>(i * win.seq_len);
+        s.family_windows.emplace_back(b, b + static_cast<std::ptrdiff_t>(win.seq_len));
+    }
+    return std::optional<AwqSetup>(std::move(s));
+}
+
 }  // namespace
 
 // Decides the method and gathers what AWQ needs: the model config and calibration data, from
 // a statistics file or computed now from a text (one full-precision pass, block by block).
-Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io::Checkpoint& ck) {
+Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io::Checkpoint& ck,
+                                            model::Model* family) {
     const bool have_calib = opt.calib || !opt.calib_text.empty() || opt.calib_ids;
     SUTRA_TRY(plan::parse_method(opt.method));
     if (opt.calib && !opt.calib_text.empty())
@@ -131,6 +196,7 @@ Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io
                               "calibrate`) or --calib-text FILE");
     if (opt.method == "rtn" || !have_calib) return std::optional<AwqSetup>();
     AwqSetup s;
+    if (family && !model::llama::as_llama(*family)) return prepare_family_awq(opt, ck, *family);
     const fs::path cfg = ck.model_dir() / "config.json";
     if (!fs::exists(cfg))
         return make_error(Errc::not_found, cfg.string() +
@@ -197,8 +263,13 @@ namespace {
 // The tensors whose stored values AWQ or data-free salience will transform.
 std::vector<bool> transformed_tensors(const io::Checkpoint& ck,
                                       const model::LlamaConfig* awq_config,
-                                      const std::vector<NormGroup>* data_free_groups) {
+                                      const std::vector<NormGroup>* data_free_groups,
+                                      const model::Model* awq_family) {
     std::vector<bool> t(ck.tensors().size(), false);
+    if (awq_family)
+        for (const std::string& n : family_awq_tensors(*awq_family))
+            if (const io::TensorRef* r = ck.find(n))
+                t[static_cast<size_t>(r - ck.tensors().data())] = true;
     if (awq_config) {
         const char* extra[] = {"input_layernorm.weight", "post_attention_layernorm.weight",
                                "self_attn.q_proj.bias", "self_attn.k_proj.bias",
@@ -361,15 +432,21 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
         return make_error(Errc::invalid_argument, "chunk size must be positive");
     SUTRA_ASSIGN(plan::QuantConfig cfg, resolve_config(opt));
     SUTRA_ASSIGN(io::Checkpoint ck, io::Checkpoint::open(opt.input));
-    SUTRA_ASSIGN(plan::Plan p, plan::make_plan(ck, cfg, opt.overrides));
-    SUTRA_ASSIGN(std::optional<AwqSetup> awq, prepare_awq(opt, ck));
+    const model::CheckpointWeights family_weights(ck);
+    SUTRA_ASSIGN(std::unique_ptr<model::Model> family, open_family(ck, family_weights, opt));
+    plan::FamilyKeep keep;
+    if (family) keep = [&m = *family](std::string_view t) { return m.keep_reason(t); };
+    SUTRA_ASSIGN(plan::Plan p, plan::make_plan(ck, cfg, opt.overrides, keep));
+    SUTRA_ASSIGN(std::optional<AwqSetup> awq, prepare_awq(opt, ck, family.get()));
+    const bool family_awq = awq && awq->family_path;
     const std::vector<NormGroup> groups = find_norm_groups(ck);
     const bool data_free =
         !awq && opt.method != "rtn" && cfg.salience_threshold.has_value() && !groups.empty();
     SUTRA_ASSIGN(std::vector<format::QbinRecord> records,
                  make_records(ck, p,
-                              transformed_tensors(ck, awq ? &awq->config : nullptr,
-                                                  data_free ? &groups : nullptr)));
+                              transformed_tensors(ck, awq && !family_awq ? &awq->config : nullptr,
+                                                  data_free ? &groups : nullptr,
+                                                  family_awq ? family.get() : nullptr)));
 
     ojson extra;
     extra["tool"] = std::string("sutra ") + SUTRA_VERSION;
@@ -447,7 +524,7 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
                                   " MiB: the f32 weights of a norm's q/k/v or gate/up); raise "
                                   "it, or use --method rtn, which streams row blocks");
     }
-    if (awq && opt.max_memory) {
+    if (awq && !family_awq && opt.max_memory) {
         const uint64_t need =
             current_rss_bytes() +
             (gptq ? gptq_memory_estimate(awq->config, awq->calib, opt, stream.threads)
@@ -489,6 +566,13 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
             }
             SUTRA_ASSIGN(rep.gptq, quantize_layers_gptq(ck, awq->config, records, w, awq->calib, go,
                                                         written, progress));
+        } else if (family_awq) {
+            AwqOptions awq_options = opt.awq;
+            awq_options.threads = stream.threads;
+            awq_options.loss = awq->loss;
+            SUTRA_ASSIGN(rep.awq, quantize_layers_awq_family(*family, awq->family_windows, records,
+                                                             w, awq_options, opt.chunk_bytes,
+                                                             written, progress));
         } else if (awq) {
             AwqOptions awq_options = opt.awq;
             awq_options.threads = stream.threads;

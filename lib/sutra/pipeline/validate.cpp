@@ -103,36 +103,29 @@ Status check_options(const ValidateOptions& opt) {
 // The original and the .qbin run on the same windows; config.json and the tokenizer come from
 // the original model's folder.
 Status check_quality(const ValidateOptions& opt, ValidateReport& rep, ProgressObserver* progress) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    SUTRA_ASSIGN(const fs::path against, io::resolve_model_path(*opt.against));
-    const fs::path dir =
-        fs::is_directory(against, ec)
-            ? against
-            : (against.parent_path().empty() ? fs::path(".") : against.parent_path());
-    if (!fs::exists(dir / "config.json", ec))
-        return make_error(Errc::not_found,
-                          (dir / "config.json").string() +
-                              ": not found; the quality check runs the original model, so "
-                              "--against must name its folder (or a checkpoint in it) with "
-                              "config.json and the tokenizer");
     SUTRA_ASSIGN(model::ModelSource orig, model::open_model(*opt.against, std::nullopt));
     SUTRA_ASSIGN(model::ModelSource quant, model::open_model(opt.qbin, orig.dir));
+    auto ref_model = model::open_runtime(orig);
+    if (!ref_model && ref_model.error().code == Errc::not_found)
+        return make_error(Errc::not_found,
+                          ref_model.error().message +
+                              " (the quality check runs the original model, so --against must "
+                              "name its folder, or a checkpoint in it, with config.json and the "
+                              "tokenizer)");
+    if (!ref_model) return ref_model.error();
+    model::Model& ref = **ref_model;
+    SUTRA_ASSIGN(std::unique_ptr<model::Model> cand_model, model::open_runtime(quant));
+    model::Model& cand = *cand_model;
     model::TextInput in;
     if (opt.text) in.texts.push_back(*opt.text);
     in.tokens_file = opt.tokens;
     in.tokenizer = opt.tokenizer;
-    SUTRA_ASSIGN(model::TextTokens text, model::load_eval_tokens(orig.dir, orig.config, in));
+    SUTRA_ASSIGN(model::TextTokens text, model::load_eval_tokens(orig.dir, ref.info(), in));
     const std::vector<int32_t>& tokens = text.tokens;
-    SUTRA_ASSIGN(model::Llama ref, model::Llama::create(orig.config, *orig.weights));
-    SUTRA_ASSIGN(model::Llama cand, model::Llama::create(quant.config, *quant.weights));
     model::EvalOptions eo;
     eo.seq_len = opt.seq_len;
     eo.max_tokens = opt.max_tokens;
-    if (text.window_start >= 0)
-        eo.bos_id = text.window_start;
-    else if (orig.config.bos_token_id >= 0)
-        eo.bos_id = static_cast<int32_t>(orig.config.bos_token_id);
+    if (text.window_start >= 0) eo.bos_id = text.window_start;
     if (progress) {
         progress->on_stage("quality", static_cast<uint64_t>(tokens.size()));
         eo.progress = [progress](int64_t done, int64_t) {

@@ -12,7 +12,7 @@ size_t Plan::quantized_count() const {
 }
 
 Result<Plan> make_plan(const io::Checkpoint& ck, const QuantConfig& config,
-                       const Overrides& overrides) {
+                       const Overrides& overrides, const FamilyKeep& family_keep) {
     Plan p;
     p.config = config;
     p.overrides = overrides;
@@ -32,6 +32,9 @@ Result<Plan> make_plan(const io::Checkpoint& ck, const QuantConfig& config,
             tp.keep_reason = "empty";
         } else if (s.keep.value_or(false)) {
             tp.keep_reason = "kept by rule";
+        } else if (std::string why = family_keep ? family_keep(t.name) : std::string();
+                   !why.empty()) {
+            tp.keep_reason = why;
         } else {
             if (overrides.bits) s.bits = overrides.bits;
             if (overrides.group_size) s.group_size = overrides.group_size;

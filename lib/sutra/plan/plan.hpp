@@ -3,8 +3,10 @@
 // stored unchanged, and the exact bytes it will occupy in the output. Built before any tensor
 // data is read, so the output size is known up front.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sutra/base/error.hpp"
@@ -40,7 +42,11 @@ struct Plan {
     size_t quantized_count() const;
 };
 
+// What a model family says of a tensor it needs kept whatever the rules say (RWKV's 2-D
+// time-mix and decay parameters): the reason, or "" when it has no objection.
+using FamilyKeep = std::function<std::string(std::string_view tensor)>;
+
 Result<Plan> make_plan(const io::Checkpoint& ck, const QuantConfig& config,
-                       const Overrides& overrides);
+                       const Overrides& overrides, const FamilyKeep& family_keep = {});
 
 }  // namespace sutra::plan

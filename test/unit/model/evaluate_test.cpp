@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "sutra/io/checkpoint.hpp"
+#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama_family.hpp"
 #include "sutra/model/tokenizer.hpp"
 #include "unit/model/model_test_support.hpp"
 
@@ -61,7 +63,7 @@ TEST_CASE("evaluate: windows score every token once", "[model][evaluate]") {
     EvalOptions o;
     o.seq_len = 16;  // 15 text tokens per window: 7 windows, the last with 10
     o.window_batch = 3;
-    auto r = sutra::model::evaluate_perplexity(*m, text, o);
+    auto r = sutra::model::evaluate_perplexity(*sutra::model::llama::view(*m), text, o);
     REQUIRE(r.ok());
     CHECK(r->tokens == 100);
     CHECK(r->windows == 7);
@@ -70,19 +72,19 @@ TEST_CASE("evaluate: windows score every token once", "[model][evaluate]") {
 
     // Batching does not change the result (bit for bit).
     o.window_batch = 1;
-    auto r1 = sutra::model::evaluate_perplexity(*m, text, o);
+    auto r1 = sutra::model::evaluate_perplexity(*sutra::model::llama::view(*m), text, o);
     REQUIRE(r1.ok());
     CHECK(r1->mean_nll == r->mean_nll);
 
     // Streaming weights does not either.
     auto streamed = Llama::create(cfg, w);
     REQUIRE(streamed.ok());
-    auto rs = sutra::model::evaluate_perplexity(*streamed, text, o);
+    auto rs = sutra::model::evaluate_perplexity(*sutra::model::llama::view(*streamed), text, o);
     REQUIRE(rs.ok());
     CHECK(rs->mean_nll == r->mean_nll);
 
     o.max_tokens = 20;
-    auto r2 = sutra::model::evaluate_perplexity(*m, text, o);
+    auto r2 = sutra::model::evaluate_perplexity(*sutra::model::llama::view(*m), text, o);
     REQUIRE(r2.ok());
     CHECK(r2->tokens == 20);
     CHECK(r2->windows == 2);
@@ -94,11 +96,16 @@ TEST_CASE("evaluate: bad arguments and interruption", "[model][evaluate]") {
     auto m = Llama::create(cfg, w);
     REQUIRE(m.ok());
     EvalOptions o;
-    CHECK_FALSE(sutra::model::evaluate_perplexity(*m, std::vector<int32_t>{}, o).ok());
+    CHECK_FALSE(
+        sutra::model::evaluate_perplexity(*sutra::model::llama::view(*m), std::vector<int32_t>{}, o)
+            .ok());
     o.seq_len = 1;
-    CHECK_FALSE(sutra::model::evaluate_perplexity(*m, pseudo_text(10, 40), o).ok());
+    CHECK_FALSE(
+        sutra::model::evaluate_perplexity(*sutra::model::llama::view(*m), pseudo_text(10, 40), o)
+            .ok());
     o.seq_len = 8;
-    auto bad = sutra::model::evaluate_perplexity(*m, std::vector<int32_t>{3, 4, 77}, o);
+    auto bad = sutra::model::evaluate_perplexity(*sutra::model::llama::view(*m),
+                                                 std::vector<int32_t>{3, 4, 77}, o);
     REQUIRE_FALSE(bad.ok());
     CHECK(bad.error().message.find("77") != std::string::npos);
 
@@ -109,7 +116,8 @@ TEST_CASE("evaluate: bad arguments and interruption", "[model][evaluate]") {
         CHECK(done <= total);
         return ++calls < 2;
     };
-    auto stopped = sutra::model::evaluate_perplexity(*m, pseudo_text(50, 40), o);
+    auto stopped =
+        sutra::model::evaluate_perplexity(*sutra::model::llama::view(*m), pseudo_text(50, 40), o);
     REQUIRE_FALSE(stopped.ok());
     CHECK(stopped.error().code == Errc::interrupted);
     CHECK(calls == 2);
@@ -125,13 +133,14 @@ TEST_CASE("evaluate: a model compared with itself", "[model][evaluate]") {
     const auto text = pseudo_text(90, 40);
     EvalOptions o;
     o.seq_len = 32;
-    auto r = sutra::model::compare_models(*a, *b, text, o);
+    auto r = sutra::model::compare_models(*sutra::model::llama::view(*a),
+                                          *sutra::model::llama::view(*b), text, o);
     REQUIRE(r.ok());
     CHECK(r->tokens == 90);
     CHECK(r->mean_kl == 0.0);
     CHECK(r->top1_agreement == 1.0);
     CHECK(r->reference.perplexity == r->candidate.perplexity);
-    auto p = sutra::model::evaluate_perplexity(*a, text, o);
+    auto p = sutra::model::evaluate_perplexity(*sutra::model::llama::view(*a), text, o);
     REQUIRE(p.ok());
     CHECK(p->mean_nll == r->reference.mean_nll);
 
@@ -141,10 +150,11 @@ TEST_CASE("evaluate: a model compared with itself", "[model][evaluate]") {
         x *= 1.5f;
     auto c = Llama::create(cfg, w2);
     REQUIRE(c.ok());
-    auto rc = sutra::model::compare_models(*a, *c, text, o);
+    auto rc = sutra::model::compare_models(*sutra::model::llama::view(*a),
+                                           *sutra::model::llama::view(*c), text, o);
     REQUIRE(rc.ok());
     CHECK(rc->mean_kl > 0.0);
-    auto pc = sutra::model::evaluate_perplexity(*c, text, o);
+    auto pc = sutra::model::evaluate_perplexity(*sutra::model::llama::view(*c), text, o);
     REQUIRE(pc.ok());
     CHECK(rc->candidate.mean_nll == Approx(pc->mean_nll).epsilon(1e-12));
 }
@@ -155,7 +165,7 @@ TEST_CASE("evaluate: greedy decoding with the cache equals argmax of full prefil
     const auto w = fx::tiny_weights(cfg);
     auto m = Llama::create(cfg, w);
     REQUIRE(m.ok());
-    auto ids = sutra::model::greedy_decode(*m, 1, 12);
+    auto ids = sutra::model::greedy_decode(*sutra::model::llama::view(*m), 1, 12);
     REQUIRE(ids.ok());
     REQUIRE(ids->size() == 13);
     CHECK(ids->front() == 1);
@@ -187,7 +197,7 @@ TEST_CASE("evaluate: stories260K perplexity on tinystories_eval.txt",
 
     const auto start = std::chrono::steady_clock::now();
     const auto tokens = tok->encode(fx::read_text(text_file), false);
-    auto r = sutra::model::evaluate_perplexity(*m, tokens);
+    auto r = sutra::model::evaluate_perplexity(*sutra::model::llama::view(*m), tokens);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     REQUIRE(r.ok());
@@ -225,14 +235,16 @@ TEST_CASE("evaluate: stories260K compared with itself and with BF16", "[model][e
     const auto tokens = tok->encode(fx::read_text(text_file), false);
     EvalOptions o;
     o.max_tokens = 5000;
-    auto self = sutra::model::compare_models(*a, *b, tokens, o);
+    auto self = sutra::model::compare_models(*sutra::model::llama::view(*a),
+                                             *sutra::model::llama::view(*b), tokens, o);
     REQUIRE(self.ok());
     CHECK(self->tokens == 5000);
     CHECK(self->mean_kl == 0.0);
     CHECK(self->top1_agreement == 1.0);
 
     // README reference on the whole file: KL 0.00007, top-1 99.5%.
-    auto half = sutra::model::compare_models(*a, *c, tokens, o);
+    auto half = sutra::model::compare_models(*sutra::model::llama::view(*a),
+                                             *sutra::model::llama::view(*c), tokens, o);
     REQUIRE(half.ok());
     CHECK(half->mean_kl > 0.0);
     CHECK(half->mean_kl < 0.0005);

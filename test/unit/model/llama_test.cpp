@@ -8,6 +8,8 @@
 
 #include "sutra/io/checkpoint.hpp"
 #include "sutra/model/evaluate.hpp"
+#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama_family.hpp"
 #include "sutra/model/tokenizer.hpp"
 #include "unit/model/model_test_support.hpp"
 
@@ -330,7 +332,7 @@ TEST_CASE("llama: stories260K greedy decoding reproduces the golden output",
     sutra::model::CheckpointWeights weights(*ckpt);
     auto m = Llama::create(*cfg, weights, LlamaOptions{.keep_weights = true});
     REQUIRE(m.ok());
-    auto ids = sutra::model::greedy_decode(*m, 1, 256);
+    auto ids = sutra::model::greedy_decode(*sutra::model::llama::view(*m), 1, 256);
     REQUIRE(ids.ok());
     CHECK(*ids == golden.ids);
 
@@ -362,7 +364,7 @@ TEST_CASE("llama: sharded BF16 stories260K matches the first 48 greedy tokens",
     sutra::model::CheckpointWeights weights(*ckpt);
     auto m = Llama::create(*cfg, weights, LlamaOptions{.keep_weights = true});
     REQUIRE(m.ok());
-    auto ids = sutra::model::greedy_decode(*m, 1, 48);
+    auto ids = sutra::model::greedy_decode(*sutra::model::llama::view(*m), 1, 48);
     REQUIRE(ids.ok());
     CHECK(*ids == std::vector<int32_t>(golden.ids.begin(), golden.ids.begin() + 49));
 }

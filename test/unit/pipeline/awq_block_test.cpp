@@ -199,9 +199,9 @@ TEST_CASE("awq: quantize with calibration on tiny-qwen3, 8-bit output stays clos
         auto src = model::open_model(path, model);
         INFO((src.ok() ? "" : src.error().message));
         REQUIRE(src.ok());
-        auto m = model::Llama::create(src->config, *src->weights);
+        auto m = model::open_runtime(*src);
         REQUIRE(m.ok());
-        auto l = m->forward(ids);
+        auto l = model::forward(**m, ids);
         REQUIRE(l.ok());
         return *l;
     };

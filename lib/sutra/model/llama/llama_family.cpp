@@ -1,0 +1,133 @@
+#include "sutra/model/llama/llama_family.hpp"
+
+#include <optional>
+#include <string>
+
+namespace sutra::model::llama {
+namespace {
+
+class LlamaState final : public SequenceState {
+  public:
+    int64_t position() const override { return cache.lengths.empty() ? 0 : cache.lengths.back(); }
+    KvCache cache;
+};
+
+class LlamaModel final : public Model {
+  public:
+    explicit LlamaModel(Llama llama) : owned_(std::move(llama)), llama_(*owned_) { init(); }
+    explicit LlamaModel(Llama* llama) : llama_(*llama) { init(); }
+
+    void init() {
+        const LlamaConfig& c = llama_.config();
+        info_.family = "llama";
+        info_.variant = c.model_type;
+        info_.hidden_size = c.hidden_size;
+        info_.num_layers = c.num_hidden_layers;
+        info_.vocab_size = c.vocab_size;
+        info_.bos_id = c.bos_token_id >= 0 ? static_cast<int32_t>(c.bos_token_id) : 1;
+        for (int64_t e : c.eos_token_ids)
+            info_.eos_ids.push_back(static_cast<int32_t>(e));
+    }
+
+    const ModelInfo& info() const override { return info_; }
+    void set_linear_observer(LinearObserver observer) override {
+        llama_.set_linear_observer(std::move(observer));
+    }
+    std::string linear_tensor(int layer, std::string_view linear) const override {
+        if (layer < 0) {
+            if (linear != "lm_head") return {};
+            return llama_.config().tie_word_embeddings ? "model.embed_tokens.weight"
+                                                       : "lm_head.weight";
+        }
+        if (layer >= info_.num_layers) return {};
+        return Llama::layer_tensor(layer, std::string(linear) + ".weight");
+    }
+    std::unique_ptr<SequenceState> new_state() const override {
+        return std::make_unique<LlamaState>();
+    }
+    Status embed(std::span<const int32_t> tokens, int64_t first_position, Activations& x) override {
+        return llama_.embed(tokens, first_position, x);
+    }
+    Status run_block(int layer, std::span<Activations> xs) override {
+        head_.reset();
+        for (const Activations& x : xs)
+            if (x.first_position != 0)
+                return make_error(Errc::invalid_argument,
+                                  "run_block: a window starts at position " +
+                                      std::to_string(x.first_position) + ", not 0");
+        return llama_.run_block(layer, xs);
+    }
+    Status run_block(int layer, Activations& x, SequenceState& state) override {
+        head_.reset();
+        auto* s = dynamic_cast<LlamaState*>(&state);
+        if (!s)
+            return make_error(Errc::invalid_argument,
+                              "run_block: the state is not a Llama model's");
+        return llama_.run_block(layer, x, &s->cache);
+    }
+    Status head(const Activations& x, std::vector<float>& logits) override {
+        return llama_.head(x, logits);
+    }
+    Status head_each(std::span<const Activations> xs, const LogitsSink& each) override {
+        if (!head_) {
+            SUTRA_ASSIGN(head_, llama_.head_weights());
+        }
+        std::vector<float> logits;
+        for (size_t i = 0; i < xs.size(); ++i) {
+            SUTRA_TRY(llama_.run_head(*head_, xs[i], logits));
+            SUTRA_TRY(each(i, logits));
+        }
+        return {};
+    }
+    void release_weights() override {
+        head_.reset();
+        llama_.release_weights();
+    }
+
+    Llama& llama() { return llama_; }
+
+  private:
+    std::optional<Llama> owned_;
+    Llama& llama_;
+    ModelInfo info_;
+    std::shared_ptr<const HeadWeights> head_;  // between head_each calls
+};
+
+}  // namespace
+
+bool claims_config(const nlohmann::json& config) {
+    if (!config.is_object()) return false;
+    auto it = config.find("model_type");
+    if (it == config.end() || !it->is_string()) return false;
+    const auto& t = it->get_ref<const std::string&>();
+    return t == "llama" || t == "mistral" || t == "qwen2" || t == "qwen3";
+}
+
+bool claims_tensors(const WeightSource& weights) {
+    return weights.has("model.layers.0.self_attn.q_proj.weight") ||
+           weights.has("model.embed_tokens.weight");
+}
+
+Result<std::unique_ptr<Model>> open(const nlohmann::json* config, const WeightSource& weights,
+                                    const ModelOptions& options) {
+    if (!config)
+        return make_error(Errc::not_found,
+                          "a Llama-family checkpoint needs its config.json; put it beside the "
+                          "weights or pass --model-dir with the folder of the original model");
+    SUTRA_ASSIGN(LlamaConfig c, parse_llama_config(*config, "config.json"));
+    LlamaOptions lo;
+    lo.keep_weights = options.keep_weights;
+    SUTRA_ASSIGN(Llama l, Llama::create(c, weights, lo));
+    return std::unique_ptr<Model>(std::make_unique<LlamaModel>(std::move(l)));
+}
+
+std::unique_ptr<Model> view(Llama& llama) {
+    return std::make_unique<LlamaModel>(&llama);
+}
+
+Llama* as_llama(Model& model) {
+    auto* m = dynamic_cast<LlamaModel*>(&model);
+    return m ? &m->llama() : nullptr;
+}
+
+}  // namespace sutra::model::llama
