@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
     add("dequantize", "Turn a .qbin back into a plain safetensors checkpoint", add_dequantize);
     add("eval", "Perplexity of a checkpoint or .qbin on a text, with the built-in forward pass",
         add_eval);
+    add("generate", "Generate text from a checkpoint or .qbin (Llama, RWKV, Mamba)", add_generate);
     add("calibrate",
         "Activation statistics of a model on a calibration text, for `quantize --calib`",
         add_calibrate);

@@ -597,6 +597,9 @@ Result<GgufVocab> read_gguf_vocab(const tokenize::TokenizerFile& file, const Voc
             return from_sentencepiece(file.path, ctx, nullptr);
         case tokenize::TokenizerKind::hf_json:
             return from_tokenizer_json(file.path, ctx);
+        case tokenize::TokenizerKind::bytes:
+            return make_error(Errc::unsupported,
+                              "GGUF export of a byte-level tokenizer is not supported");
     }
     return make_error(Errc::internal, "unknown tokenizer kind");
 }

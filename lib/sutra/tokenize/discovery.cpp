@@ -1,4 +1,5 @@
 #include "sutra/tokenize/discovery.hpp"
+#include "sutra/tokenize/byte_tokenizer.hpp"
 
 #include <array>
 #include <utility>
@@ -50,6 +51,8 @@ const char* kind_name(TokenizerKind kind) {
             return "sentencepiece";
         case TokenizerKind::llama2c:
             return "llama2.c";
+        case TokenizerKind::bytes:
+            return "bytes";
     }
     return "?";
 }
@@ -74,8 +77,13 @@ Result<TokenizerFile> resolve_tokenizer_path(const fs::path& path) {
         SUTRA_ASSIGN(fs::path dir, io::resolve_model_path(path));
         return find_tokenizer_file(dir);
     }
-    if (!fs::exists(path, ec))
-        return make_error(Errc::not_found, path.string() + ": --tokenizer names no such file");
+    if (!fs::exists(path, ec)) {
+        if (path == "bytes") return TokenizerFile{path, TokenizerKind::bytes};
+        return make_error(Errc::not_found,
+                          path.string() +
+                              ": --tokenizer names no such file (`bytes` names the "
+                              "byte-level tokenizer)");
+    }
     SUTRA_ASSIGN(TokenizerKind kind, kind_of_file(path));
     return TokenizerFile{path, kind};
 }
@@ -96,6 +104,9 @@ Result<LoadedTokenizer> load_tokenizer(const TokenizerFile& file, int64_t model_
             SUTRA_ASSIGN(out.tokenizer, load_llama2c_tokenizer(file.path, model_vocab));
             break;
         }
+        case TokenizerKind::bytes:
+            out.tokenizer = make_byte_tokenizer();
+            break;
     }
     if (model_vocab > 0 && out.tokenizer->vocab_size() > model_vocab)
         return make_error(Errc::bad_format,
@@ -110,9 +121,15 @@ Result<LoadedTokenizer> load_tokenizer(const TokenizerFile& file, int64_t model_
 Result<LoadedTokenizer> open_tokenizer(const fs::path& model_dir,
                                        const std::optional<fs::path>& override_path,
                                        int64_t model_vocab) {
-    SUTRA_ASSIGN(TokenizerFile f, override_path ? resolve_tokenizer_path(*override_path)
-                                                : find_tokenizer_file(model_dir));
-    return load_tokenizer(f, model_vocab);
+    if (override_path) {
+        SUTRA_ASSIGN(TokenizerFile f, resolve_tokenizer_path(*override_path));
+        return load_tokenizer(f, model_vocab);
+    }
+    auto found = find_tokenizer_file(model_dir);
+    if (!found && found.error().code == Errc::not_found && model_vocab == 256)
+        return load_tokenizer(TokenizerFile{"bytes", TokenizerKind::bytes}, model_vocab);
+    if (!found) return found.error();
+    return load_tokenizer(*found, model_vocab);
 }
 
 }  // namespace sutra::tokenize

@@ -14,9 +14,10 @@
 
 namespace sutra::tokenize {
 
-enum class TokenizerKind { hf_json, sentencepiece, llama2c };
+enum class TokenizerKind { hf_json, sentencepiece, llama2c, bytes };
 
-const char* kind_name(TokenizerKind kind);  // "tokenizer.json", "sentencepiece", "llama2.c"
+// "tokenizer.json", "sentencepiece", "llama2.c", "bytes"
+const char* kind_name(TokenizerKind kind);
 
 struct TokenizerFile {
     std::filesystem::path path;
@@ -27,7 +28,8 @@ struct TokenizerFile {
 // --tokenizer PATH or --tokens-file) when there is none.
 Result<TokenizerFile> find_tokenizer_file(const std::filesystem::path& dir);
 
-// `path` as given by --tokenizer: a folder (searched as above) or a file.
+// `path` as given by --tokenizer: a folder (searched as above) or a file; `bytes` (when no
+// file of that name exists) is the byte-level tokenizer (token = byte value, 256 tokens).
 Result<TokenizerFile> resolve_tokenizer_path(const std::filesystem::path& path);
 
 struct LoadedTokenizer {
@@ -39,7 +41,9 @@ struct LoadedTokenizer {
 // file must hold exactly model_vocab tokens); bad_format naming both sizes otherwise.
 Result<LoadedTokenizer> load_tokenizer(const TokenizerFile& file, int64_t model_vocab);
 
-// The tokenizer named by `override_path` if given, else the one in `model_dir`.
+// The tokenizer named by `override_path` if given, else the one in `model_dir`; a folder
+// without one for a model of exactly 256 tokens gets the byte-level tokenizer (RWKV's tiny
+// byte models).
 Result<LoadedTokenizer> open_tokenizer(const std::filesystem::path& model_dir,
                                        const std::optional<std::filesystem::path>& override_path,
                                        int64_t model_vocab);
