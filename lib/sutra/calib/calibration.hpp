@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "sutra/base/error.hpp"
-#include "sutra/model/llama_config.hpp"
+#include "sutra/model/llama/llama_config.hpp"
 
 namespace sutra::calib {
 

@@ -15,7 +15,7 @@
 
 #include "sutra/base/error.hpp"
 #include "sutra/calib/calibration.hpp"
-#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama.hpp"
 
 namespace sutra::calib {
 

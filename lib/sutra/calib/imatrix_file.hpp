@@ -19,7 +19,7 @@
 
 #include "sutra/base/error.hpp"
 #include "sutra/calib/calibration.hpp"
-#include "sutra/model/llama_config.hpp"
+#include "sutra/model/llama/llama_config.hpp"
 
 namespace sutra::calib {
 

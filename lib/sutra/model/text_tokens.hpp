@@ -10,7 +10,7 @@
 
 #include "sutra/base/error.hpp"
 #include "sutra/model/family.hpp"
-#include "sutra/model/llama_config.hpp"
+#include "sutra/model/llama/llama_config.hpp"
 #include "sutra/tokenize/discovery.hpp"
 
 namespace sutra::model {

@@ -46,7 +46,7 @@
 #include <vector>
 
 #include "sutra/base/error.hpp"
-#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama.hpp"
 #include "sutra/quant/awq.hpp"
 #include "sutra/quant/layout.hpp"
 

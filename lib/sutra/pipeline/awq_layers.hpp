@@ -12,8 +12,8 @@
 #include "sutra/base/error.hpp"
 #include "sutra/calib/calibration.hpp"
 #include "sutra/io/checkpoint.hpp"
-#include "sutra/model/llama.hpp"
-#include "sutra/model/llama_config.hpp"
+#include "sutra/model/llama/llama.hpp"
+#include "sutra/model/llama/llama_config.hpp"
 #include "sutra/model/weights.hpp"
 #include "sutra/pipeline/awq_block.hpp"
 

@@ -12,7 +12,7 @@
 #include "sutra/calib/imatrix_file.hpp"
 #include "sutra/io/checkpoint.hpp"
 #include "sutra/model/family.hpp"
-#include "sutra/model/llama_config.hpp"
+#include "sutra/model/llama/llama_config.hpp"
 #include "sutra/pipeline/awq_block.hpp"
 #include "sutra/pipeline/quantize.hpp"
 

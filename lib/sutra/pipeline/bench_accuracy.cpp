@@ -11,7 +11,7 @@
 #include "sutra/base/thread_pool.hpp"
 #include "sutra/io/checkpoint.hpp"
 #include "sutra/model/evaluate.hpp"
-#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama.hpp"
 #include "sutra/model/model_source.hpp"
 #include "sutra/model/text_tokens.hpp"
 #include "sutra/pipeline/bench.hpp"

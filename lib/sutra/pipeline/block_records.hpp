@@ -9,7 +9,7 @@
 
 #include "sutra/base/error.hpp"
 #include "sutra/format/qbin_writer.hpp"
-#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama.hpp"
 #include "sutra/pipeline/awq_block.hpp"
 
 namespace sutra::pipeline {

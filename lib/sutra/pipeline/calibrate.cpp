@@ -5,7 +5,7 @@
 #include "sutra/calib/collect.hpp"
 #include "sutra/calib/stats_file.hpp"
 #include "sutra/io/output_file.hpp"
-#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama.hpp"
 #include "sutra/model/llama/llama_family.hpp"
 #include "sutra/model/model_source.hpp"
 #include "sutra/model/text_tokens.hpp"

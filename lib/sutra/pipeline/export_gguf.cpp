@@ -22,7 +22,7 @@
 #include "sutra/format/gguf_writer.hpp"
 #include "sutra/format/qbin_reader.hpp"
 #include "sutra/io/output_file.hpp"
-#include "sutra/model/llama_config.hpp"
+#include "sutra/model/llama/llama_config.hpp"
 #include "sutra/tokenize/discovery.hpp"
 
 namespace sutra::pipeline {

@@ -14,7 +14,7 @@
 
 #include "sutra/calib/calibration.hpp"
 #include "sutra/io/checkpoint.hpp"
-#include "sutra/model/llama_config.hpp"
+#include "sutra/model/llama/llama_config.hpp"
 #include "sutra/pipeline/awq_layers.hpp"
 #include "sutra/pipeline/gguf_source.hpp"
 #include "sutra/pipeline/quantize_awq.hpp"

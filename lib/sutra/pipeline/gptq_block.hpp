@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "sutra/base/error.hpp"
-#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama.hpp"
 #include "sutra/pipeline/awq_block.hpp"
 #include "sutra/quant/gptq.hpp"
 

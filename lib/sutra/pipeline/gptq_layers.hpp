@@ -13,7 +13,7 @@
 #include "sutra/base/error.hpp"
 #include "sutra/calib/calibration.hpp"
 #include "sutra/io/checkpoint.hpp"
-#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama.hpp"
 #include "sutra/model/weights.hpp"
 #include "sutra/pipeline/awq_layers.hpp"
 #include "sutra/pipeline/gptq_block.hpp"

@@ -16,7 +16,7 @@
 #include "sutra/io/output_file.hpp"
 #include "sutra/io/strict_json.hpp"
 #include "sutra/model/family_registry.hpp"
-#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama.hpp"
 #include "sutra/model/llama/llama_family.hpp"
 #include "sutra/model/text_tokens.hpp"
 #include "sutra/model/weights.hpp"

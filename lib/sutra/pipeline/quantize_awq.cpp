@@ -1,6 +1,6 @@
 #include "sutra/pipeline/quantize_awq.hpp"
 
-#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama.hpp"
 #include "sutra/pipeline/awq_layers.hpp"
 #include "sutra/pipeline/block_records.hpp"
 #include "sutra/pipeline/tensor_writer.hpp"

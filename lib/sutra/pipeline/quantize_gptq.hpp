@@ -7,7 +7,7 @@
 #include "sutra/calib/calibration.hpp"
 #include "sutra/format/qbin_writer.hpp"
 #include "sutra/io/checkpoint.hpp"
-#include "sutra/model/llama_config.hpp"
+#include "sutra/model/llama/llama_config.hpp"
 #include "sutra/pipeline/gptq_layers.hpp"
 #include "sutra/pipeline/progress.hpp"
 

@@ -7,7 +7,7 @@
 #include "sutra/io/checkpoint.hpp"
 #include "sutra/io/model_path.hpp"
 #include "sutra/model/evaluate.hpp"
-#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama.hpp"
 #include "sutra/model/model_source.hpp"
 #include "sutra/model/text_tokens.hpp"
 

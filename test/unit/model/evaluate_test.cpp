@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "sutra/io/checkpoint.hpp"
-#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama.hpp"
 #include "sutra/model/llama/llama_family.hpp"
 #include "sutra/model/tokenizer.hpp"
 #include "unit/model/model_test_support.hpp"

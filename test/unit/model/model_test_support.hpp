@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "sutra/model/llama_config.hpp"
+#include "sutra/model/llama/llama_config.hpp"
 #include "sutra/model/weights.hpp"
 
 namespace sutra::test::model {

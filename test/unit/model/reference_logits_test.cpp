@@ -16,8 +16,8 @@
 #include "support/paths.hpp"
 #include "support/python.hpp"
 #include "sutra/io/checkpoint.hpp"
-#include "sutra/model/llama.hpp"
-#include "sutra/model/llama_config.hpp"
+#include "sutra/model/llama/llama.hpp"
+#include "sutra/model/llama/llama_config.hpp"
 #include "sutra/pipeline/example_checkpoint.hpp"
 #include "unit/model/model_test_support.hpp"
 

@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama.hpp"
 #include "sutra/pipeline/awq_block.hpp"
 #include "sutra/quant/awq.hpp"
 #include "unit/model/model_test_support.hpp"

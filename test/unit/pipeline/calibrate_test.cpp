@@ -9,7 +9,7 @@
 #include "support/paths.hpp"
 #include "support/st_builder.hpp"
 #include "sutra/calib/stats_file.hpp"
-#include "sutra/model/llama_config.hpp"
+#include "sutra/model/llama/llama_config.hpp"
 #include "sutra/pipeline/calibrate.hpp"
 #include "sutra/pipeline/example_checkpoint.hpp"
 

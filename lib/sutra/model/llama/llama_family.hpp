@@ -8,7 +8,7 @@
 
 #include "sutra/base/error.hpp"
 #include "sutra/model/family.hpp"
-#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama.hpp"
 #include "sutra/model/weights.hpp"
 
 namespace sutra::model::llama {

@@ -1,4 +1,4 @@
-#include "sutra/model/llama_config.hpp"
+#include "sutra/model/llama/llama_config.hpp"
 
 #include <catch2/catch.hpp>
 #include <string>

@@ -1,4 +1,4 @@
-#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama.hpp"
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -8,7 +8,7 @@
 
 #include "sutra/io/checkpoint.hpp"
 #include "sutra/model/evaluate.hpp"
-#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama.hpp"
 #include "sutra/model/llama/llama_family.hpp"
 #include "sutra/model/tokenizer.hpp"
 #include "unit/model/model_test_support.hpp"

@@ -1,4 +1,4 @@
-#include "sutra/model/llama.hpp"
+#include "sutra/model/llama/llama.hpp"
 
 #include <cblas.h>
 

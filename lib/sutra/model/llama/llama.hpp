@@ -32,7 +32,7 @@
 
 #include "sutra/base/error.hpp"
 #include "sutra/model/family.hpp"
-#include "sutra/model/llama_config.hpp"
+#include "sutra/model/llama/llama_config.hpp"
 #include "sutra/model/weights.hpp"
 
 namespace sutra::model {
