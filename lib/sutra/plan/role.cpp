@@ -33,7 +33,7 @@ Role classify_tensor(std::string_view n) {
         return Role::output;
     if (contains(n, "embed_tokens") || contains(n, "word_embeddings") ||
         contains(n, "tok_embeddings") || starts_with(n, "wte") || contains(n, ".wte.") ||
-        starts_with(n, "emb."))
+        starts_with(n, "emb.") || contains(n, ".embeddings.") || contains(n, ".embedding."))
         return Role::embedding;
     if (contains(n, "self_attn") || contains(n, ".attn.") || contains(n, ".attention.") ||
         contains(n, ".att."))

@@ -13,6 +13,9 @@ TEST_CASE("roles from Hugging Face and RWKV names", "[plan]") {
     CHECK(classify_tensor("model.embed_tokens.weight") == Role::embedding);
     CHECK(classify_tensor("transformer.wte.weight") == Role::embedding);
     CHECK(classify_tensor("emb.weight") == Role::embedding);
+    CHECK(classify_tensor("backbone.embeddings.weight") == Role::embedding);  // Mamba (HF)
+    CHECK(classify_tensor("backbone.embedding.weight") == Role::embedding);   // Mamba (original)
+    CHECK(classify_tensor("rwkv.embeddings.weight") == Role::embedding);      // RWKV (HF)
     CHECK(classify_tensor("lm_head.weight") == Role::output);
     CHECK(classify_tensor("head.weight") == Role::output);
     CHECK(classify_tensor("model.layers.3.self_attn.q_proj.weight") == Role::attention);
