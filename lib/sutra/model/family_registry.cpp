@@ -3,6 +3,7 @@
 #include <string>
 
 #include "sutra/model/llama/llama_family.hpp"
+#include "sutra/model/mamba/mamba_family.hpp"
 #include "sutra/model/rwkv/rwkv_family.hpp"
 
 namespace sutra::model {
@@ -15,6 +16,8 @@ const FamilyEntry kFamilies[] = {
      llama::claims_config, llama::claims_tensors, llama::open},
     {"rwkv", "rwkv (RwkvForCausalLM: RWKV-4; rwkv.cpp / BlinkDL names: RWKV v4, v5.2, v6, v7)",
      rwkv::claims_config, rwkv::claims_tensors, rwkv::open},
+    {"mamba", "mamba (MambaForCausalLM; state-spaces mamba-* original checkpoints)",
+     mamba::claims_config, mamba::claims_tensors, mamba::open},
 };
 
 std::string supported_list() {
