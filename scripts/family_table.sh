@@ -32,7 +32,7 @@ row() {  # label model bits group method [flags...]
 import json, sys
 label, q, v = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))["quality"]
 print(f"| {label} | {v['original_perplexity']:.4f} | {v['quantized_perplexity']:.4f} | "
-      f"{v['mean_kl']:.4f} | {100*v['top1_agreement']:.1f}% | {q['seconds']:.1f} s |")
+      f"{v['mean_kl']:.3g} | {100*v['top1_agreement']:.1f}% | {q['seconds']:.1f} s |")
 PY
 }
 
