@@ -42,6 +42,10 @@ void add_quant_flags(CLI::App& app, QuantFlags& f) {
     app.add_option("--awq-loss-tokens", f.awq_loss_tokens,
                    "AWQ: calibration tokens the alpha and clipping search run on, in evenly "
                    "spaced whole windows (default 4096, 0 = all; the statistics use all)");
+    app.add_option("--awq-block", f.awq_block,
+                   "AWQ: the family's own block search where it has one (family, default: "
+                   "Llama's) or the generic one over the model interface (generic)")
+        ->check(choice_check("AWQ block search", {"family", "generic"}));
     app.add_flag("--awq-duo", f.duo, "AWQ: scale by activation and weight salience (duo scaling)");
     auto* no_clip = app.add_flag("--no-clip", f.no_clip, "AWQ: skip the per-group clipping search");
     app.add_flag("--clip", f.clip,
@@ -124,6 +128,7 @@ Status apply_quant_flags(const QuantFlags& f, const GlobalOptions& g,
     opt.gptq_fp_inputs = f.gptq_inputs == "fp";
     opt.gptq_report_error = f.gptq_report_error;
     opt.awq_trials_gptq = f.awq_trials == "gptq";
+    opt.awq_generic = f.awq_block == "generic";
     if (f.awq_loss == "module") opt.awq.loss = pipeline::AwqLoss::module_output;
     if (f.awq_loss == "per-linear") opt.awq.loss = pipeline::AwqLoss::per_linear;
     opt.threads = g.threads;

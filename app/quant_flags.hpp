@@ -23,6 +23,7 @@ struct QuantFlags {
     uint64_t gptq_block = 128;
     bool act_order = false, gptq_report_error = false;
     std::string gptq_inputs = "sequential", awq_trials = "gptq";
+    std::string awq_block = "family";
 };
 
 void add_quant_flags(CLI::App& app, QuantFlags& f);

@@ -196,7 +196,8 @@ Result<std::optional<AwqSetup>> prepare_awq(const QuantizeOptions& opt, const io
                               "calibrate`) or --calib-text FILE");
     if (opt.method == "rtn" || !have_calib) return std::optional<AwqSetup>();
     AwqSetup s;
-    if (family && !model::llama::as_llama(*family)) return prepare_family_awq(opt, ck, *family);
+    if (family && (opt.awq_generic || !model::llama::as_llama(*family)))
+        return prepare_family_awq(opt, ck, *family);
     const fs::path cfg = ck.model_dir() / "config.json";
     if (!fs::exists(cfg))
         return make_error(Errc::not_found, cfg.string() +

@@ -57,6 +57,9 @@ struct QuantizeOptions {
     // AWQ + GPTQ runs AWQ's clipping only when asked (--clip); awq.clip = false (--no-clip)
     // turns it off for AWQ.
     bool clip_forced = false;
+    // AWQ through the generic block search (pipeline/awq_family_block) also for a family
+    // that has its own (Llama's awq_block).
+    bool awq_generic = false;
 };
 
 struct TensorSummary {

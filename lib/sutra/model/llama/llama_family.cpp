@@ -12,6 +12,33 @@ class LlamaState final : public SequenceState {
     KvCache cache;
 };
 
+using Field = std::vector<float> BlockWeights::*;
+const std::pair<const char*, Field> kFields[] = {
+    {"input_layernorm.weight", &BlockWeights::input_norm},
+    {"self_attn.q_proj.weight", &BlockWeights::q},
+    {"self_attn.k_proj.weight", &BlockWeights::k},
+    {"self_attn.v_proj.weight", &BlockWeights::v},
+    {"self_attn.o_proj.weight", &BlockWeights::o},
+    {"self_attn.q_proj.bias", &BlockWeights::q_bias},
+    {"self_attn.k_proj.bias", &BlockWeights::k_bias},
+    {"self_attn.v_proj.bias", &BlockWeights::v_bias},
+    {"self_attn.o_proj.bias", &BlockWeights::o_bias},
+    {"self_attn.q_norm.weight", &BlockWeights::q_norm},
+    {"self_attn.k_norm.weight", &BlockWeights::k_norm},
+    {"post_attention_layernorm.weight", &BlockWeights::post_norm},
+    {"mlp.gate_proj.weight", &BlockWeights::gate},
+    {"mlp.up_proj.weight", &BlockWeights::up},
+    {"mlp.down_proj.weight", &BlockWeights::down},
+};
+
+BlockWeights to_weights(const BlockTensors& t) {
+    BlockWeights w;
+    w.layer = t.layer;
+    for (const auto& [name, member] : kFields)
+        if (const std::vector<float>* v = t.find(name)) w.*member = *v;
+    return w;
+}
+
 class LlamaModel final : public Model {
   public:
     explicit LlamaModel(Llama llama) : owned_(std::move(llama)), llama_(*owned_) { init(); }
@@ -85,6 +112,83 @@ class LlamaModel final : public Model {
     }
 
     Llama& llama() { return llama_; }
+
+    // The block view: tensors by their Hugging Face in-block names.
+    std::string block_tensor(int layer, std::string_view name) const override {
+        return Llama::layer_tensor(layer, name);
+    }
+    Result<BlockTensors> load_block(int layer) override {
+        SUTRA_ASSIGN(std::shared_ptr<const BlockWeights> w, llama_.block_weights(layer));
+        BlockTensors t;
+        t.layer = layer;
+        for (const auto& [name, member] : kFields)
+            if (!(w.get()->*member).empty()) t.tensors[name] = w.get()->*member;
+        return t;
+    }
+    std::vector<BlockLinear> block_linears(int layer) const override {
+        if (layer < 0 || layer >= info_.num_layers) return {};
+        const LlamaConfig& c = llama_.config();
+        const int64_t h = c.hidden_size, i = c.intermediate_size;
+        return {{"self_attn.q_proj", c.q_width(), h, false},
+                {"self_attn.k_proj", c.kv_width(), h, false},
+                {"self_attn.v_proj", c.kv_width(), h, true},
+                {"self_attn.o_proj", h, c.q_width(), true},
+                {"mlp.gate_proj", i, h, true},
+                {"mlp.up_proj", i, h, true},
+                {"mlp.down_proj", h, i, true}};
+    }
+    // As llm-awq / AutoAWQ group them (pipeline/awq_block.hpp says why each fold is exact).
+    std::vector<ScaleGroup> scale_groups(int layer) const override {
+        if (layer < 0 || layer >= info_.num_layers) return {};
+        const LlamaConfig& c = llama_.config();
+        using F = ScaleGroup::Fold;
+        std::vector<ScaleGroup> g;
+        g.push_back({"qkv",
+                     {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"},
+                     F::vector,
+                     {"input_layernorm.weight"},
+                     0,
+                     "self_attn"});
+        if (c.kv_width() == c.q_width() && !c.attention_bias)
+            g.push_back({"o", {"self_attn.o_proj"}, F::rows, {"self_attn.v_proj.weight"}, 0, ""});
+        g.push_back({"gate_up",
+                     {"mlp.gate_proj", "mlp.up_proj"},
+                     F::vector,
+                     {"post_attention_layernorm.weight"},
+                     0,
+                     "mlp"});
+        g.push_back({"down", {"mlp.down_proj"}, F::rows, {"mlp.up_proj.weight"}, 0, ""});
+        return g;
+    }
+    Status run_block_with(const BlockTensors& t, std::span<Activations> xs) const override {
+        const BlockWeights w = to_weights(t);
+        for (Activations& x : xs)
+            SUTRA_TRY(llama_.run_block(w, x, nullptr));
+        return {};
+    }
+    // "self_attn": the attention sub-layer's output on the normalised input; "mlp": the MLP's
+    // output on the normalised stream after the attention's residual.
+    Status run_module(const BlockTensors& t, std::string_view module, const Activations& x,
+                      std::vector<float>& out) const override {
+        const BlockWeights w = to_weights(t);
+        const int64_t H = info_.hidden_size, T = x.rows;
+        std::vector<float> xn(x.data.size()), attn(x.data.size());
+        llama_.norm(x.data.data(), w.input_norm, T, xn.data());
+        out.assign(x.data.size(), 0.0f);
+        if (module == "self_attn") {
+            llama_.attention_sublayer(w, xn.data(), T, 0, out.data());
+            return {};
+        }
+        if (module != "mlp")
+            return make_error(Errc::invalid_argument,
+                              "run_module: no module " + std::string(module));
+        llama_.attention_sublayer(w, xn.data(), T, 0, attn.data());
+        for (int64_t k = 0; k < T * H; ++k)
+            attn[static_cast<size_t>(k)] += x.data[static_cast<size_t>(k)];
+        llama_.norm(attn.data(), w.post_norm, T, xn.data());
+        llama_.mlp_sublayer(w, xn.data(), T, out.data());
+        return {};
+    }
 
   private:
     std::optional<Llama> owned_;
