@@ -9,6 +9,7 @@
 #include <numbers>
 
 #include "sutra/model/blas.hpp"
+#include "sutra/model/embedding.hpp"
 
 namespace sutra::model {
 namespace {
@@ -376,54 +377,16 @@ Result<std::vector<float>> Llama::load_checked(const std::string& name,
 
 Status Llama::embed(std::span<const int32_t> tokens, int64_t first_position, Activations& x) {
     const int64_t h = config_.hidden_size;
-    if (tokens.empty() || static_cast<int64_t>(tokens.size()) > kMaxRows) {
-        return make_error(Errc::invalid_argument,
-                          "embed: need between 1 and " + std::to_string(kMaxRows) + " tokens");
+    SUTRA_TRY(check_tokens(tokens, first_position, config_.vocab_size, kMaxRows));
+    const std::string name = "model.embed_tokens.weight";
+    if (options_.keep_weights && !kept_embedding_) {
+        SUTRA_ASSIGN(std::vector<float> table, load_checked(name, dims(config_.vocab_size, h)));
+        kept_embedding_ = std::make_shared<const std::vector<float>>(std::move(table));
     }
-    if (first_position < 0) {
-        return make_error(Errc::invalid_argument, "embed: negative first position");
-    }
-    for (size_t i = 0; i < tokens.size(); ++i) {
-        if (tokens[i] < 0 || tokens[i] >= config_.vocab_size) {
-            return make_error(Errc::invalid_argument,
-                              "token " + std::to_string(i) + " has id " +
-                                  std::to_string(tokens[i]) + ", not below the vocab_size " +
-                                  std::to_string(config_.vocab_size) +
-                                  " of the model (tokens from another tokenizer?)");
-        }
-    }
+    SUTRA_ASSIGN(x.data, gather_rows(*weights_, name, tokens, h, kept_embedding_.get()));
     x.rows = static_cast<int64_t>(tokens.size());
     x.cols = h;
     x.first_position = first_position;
-    x.data.assign(static_cast<size_t>(x.rows * h), 0.0f);
-    const std::string name = "model.embed_tokens.weight";
-    if (options_.keep_weights) {
-        if (!kept_embedding_) {
-            SUTRA_ASSIGN(std::vector<float> table, load_checked(name, dims(config_.vocab_size, h)));
-            kept_embedding_ = std::make_shared<const std::vector<float>>(std::move(table));
-        }
-        for (size_t i = 0; i < tokens.size(); ++i) {
-            std::copy_n(kept_embedding_->data() + static_cast<int64_t>(tokens[i]) * h, h,
-                        x.data.data() + static_cast<int64_t>(i) * h);
-        }
-        return {};
-    }
-    // Each distinct row is read once.
-    std::vector<uint64_t> unique(tokens.begin(), tokens.end());
-    std::sort(unique.begin(), unique.end());
-    unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
-    SUTRA_ASSIGN(std::vector<float> rows, weights_->load_rows(name, unique));
-    if (rows.size() != unique.size() * static_cast<size_t>(h)) {
-        return make_error(Errc::bad_format, "tensor '" + name + "': gathered " +
-                                                std::to_string(rows.size()) + " values for " +
-                                                std::to_string(unique.size()) + " rows");
-    }
-    for (size_t i = 0; i < tokens.size(); ++i) {
-        const auto at =
-            std::lower_bound(unique.begin(), unique.end(), static_cast<uint64_t>(tokens[i])) -
-            unique.begin();
-        std::copy_n(rows.data() + at * h, h, x.data.data() + static_cast<int64_t>(i) * h);
-    }
     return {};
 }
 

@@ -4,6 +4,7 @@
 
 #include "sutra/base/checksum.hpp"
 #include "sutra/model/blas.hpp"
+#include "sutra/model/embedding.hpp"
 #include "sutra/model/rwkv/rwkv_block.hpp"
 #include "sutra/model/rwkv/rwkv_ops.hpp"
 
@@ -95,22 +96,7 @@ Status RwkvModel::check_state(const RwkvState& s) const {
 
 Status RwkvModel::embed(std::span<const int32_t> tokens, int64_t first_position, Activations& x) {
     const int64_t C = cfg_.hidden;
-    if (tokens.empty() || static_cast<int64_t>(tokens.size()) > kMaxRows) {
-        return make_error(Errc::invalid_argument,
-                          "embed: need between 1 and " + std::to_string(kMaxRows) + " tokens");
-    }
-    if (first_position < 0) {
-        return make_error(Errc::invalid_argument, "embed: negative first position");
-    }
-    for (size_t i = 0; i < tokens.size(); ++i) {
-        if (tokens[i] < 0 || tokens[i] >= cfg_.vocab) {
-            return make_error(Errc::invalid_argument,
-                              "token " + std::to_string(i) + " has id " +
-                                  std::to_string(tokens[i]) + ", not below the vocab_size " +
-                                  std::to_string(cfg_.vocab) +
-                                  " of the model (tokens from another tokenizer?)");
-        }
-    }
+    SUTRA_TRY(check_tokens(tokens, first_position, cfg_.vocab, kMaxRows));
     std::shared_ptr<const std::pair<Vec, Vec>> ln0 = kept_ln0_;
     if (!ln0) {
         SUTRA_ASSIGN(Vec w, load_checked(*weights_, names_.block(0, "ln0.weight"), {dims(C)}));
@@ -119,34 +105,11 @@ Status RwkvModel::embed(std::span<const int32_t> tokens, int64_t first_position,
         if (options_.keep_weights) kept_ln0_ = ln0;
     }
     const std::string name = names_.global("emb.weight");
-    Vec rows(tokens.size() * static_cast<size_t>(C));
-    if (options_.keep_weights) {
-        if (!kept_embedding_) {
-            SUTRA_ASSIGN(Vec table, load_checked(*weights_, name, {dims(cfg_.vocab, C)}));
-            kept_embedding_ = std::make_shared<const Vec>(std::move(table));
-        }
-        for (size_t i = 0; i < tokens.size(); ++i) {
-            std::copy_n(kept_embedding_->data() + static_cast<int64_t>(tokens[i]) * C, C,
-                        rows.data() + static_cast<int64_t>(i) * C);
-        }
-    } else {
-        // Each distinct row is read once.
-        std::vector<uint64_t> unique(tokens.begin(), tokens.end());
-        std::sort(unique.begin(), unique.end());
-        unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
-        SUTRA_ASSIGN(Vec got, weights_->load_rows(name, unique));
-        if (got.size() != unique.size() * static_cast<size_t>(C)) {
-            return make_error(Errc::bad_format, "tensor '" + name + "': gathered " +
-                                                    std::to_string(got.size()) + " values for " +
-                                                    std::to_string(unique.size()) + " rows");
-        }
-        for (size_t i = 0; i < tokens.size(); ++i) {
-            const auto at =
-                std::lower_bound(unique.begin(), unique.end(), static_cast<uint64_t>(tokens[i])) -
-                unique.begin();
-            std::copy_n(got.data() + at * C, C, rows.data() + static_cast<int64_t>(i) * C);
-        }
+    if (options_.keep_weights && !kept_embedding_) {
+        SUTRA_ASSIGN(Vec table, load_checked(*weights_, name, {dims(cfg_.vocab, C)}));
+        kept_embedding_ = std::make_shared<const Vec>(std::move(table));
     }
+    SUTRA_ASSIGN(Vec rows, gather_rows(*weights_, name, tokens, C, kept_embedding_.get()));
     x.rows = static_cast<int64_t>(tokens.size());
     x.cols = C;
     x.first_position = first_position;
@@ -340,6 +303,18 @@ Status RwkvModel::head_each(std::span<const Activations> xs, const LogitsSink& e
 
 Result<BlockTensors> RwkvModel::load_block(int layer) {
     return load_block_tensors(cfg_, names_, *weights_, layer);
+}
+
+std::string RwkvModel::keep_reason(std::string_view tensor) const {
+    for (int l = 0; l < cfg_.layers; ++l) {
+        const std::string att = names_.block(l, "att.");  // the checkpoint's naming
+        if (tensor.substr(0, att.size()) != att) continue;
+        for (const BlockLinear& b : block_linears(l))
+            if (tensor == block_tensor(l, b.name + ".weight")) return {};
+        if (tensor.find("ln_x") != std::string_view::npos) return {};  // 1-D anyway
+        return "RWKV time-mix parameter";
+    }
+    return {};
 }
 
 std::string RwkvModel::block_tensor(int layer, std::string_view name) const {

@@ -54,6 +54,9 @@ class RwkvModel final : public Model {
     // (the time-mix output of ln1(x)) and "ffn" (the channel-mix output after it).
     Result<BlockTensors> load_block(int layer) override;
     std::string block_tensor(int layer, std::string_view name) const override;
+    // Every tensor of a block's time mix that is not one of its linears (time_mix_*, decays,
+    // bonuses, v7's r_k, ...) is kept, whatever its shape.
+    std::string keep_reason(std::string_view tensor) const override;
     std::vector<BlockLinear> block_linears(int layer) const override;
     std::vector<ScaleGroup> scale_groups(int layer) const override;
     Status run_block_with(const BlockTensors& w, std::span<Activations> xs) const override;
