@@ -140,7 +140,7 @@ Result<std::unique_ptr<model::Model>> open_family(const io::Checkpoint& ck,
 Result<std::optional<AwqSetup>> prepare_family_awq(const QuantizeOptions& opt,
                                                    const io::Checkpoint& ck, model::Model& m) {
     const std::string family = m.info().family;
-    if (opt.method != "awq")
+    if (opt.method != "awq" && opt.method != "auto")
         return make_error(Errc::unsupported, "--method " + opt.method + " is not available for " +
                                                  family + " models yet; use --method awq or rtn");
     if (opt.calib)
