@@ -1,5 +1,6 @@
 // sutra generate MODEL|OUT.qbin (--prompt TEXT | --tokens-file IDS) [--max-tokens N]
-//   [--temperature T] [--top-p P] [--top-k K] [--seed S] [--json]
+//   [--temperature T] [--top-p P] [--top-k K] [--seed S] [--tokenizer PATH|bytes]
+//   [--model-dir DIR] [--json]
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -47,14 +48,17 @@ Runner add_generate(CLI::App& app, const GlobalOptions&) {
         opt.generate.sampler.top_k = a->top_k;
         opt.generate.sampler.seed = a->seed;
         pipeline::TextSink sink;
+        bool streamed = false;
         if (!a->json)
-            sink = [](std::string_view piece) {
+            sink = [&streamed](std::string_view piece) {
                 std::fwrite(piece.data(), 1, piece.size(), stdout);
                 std::fflush(stdout);
+                streamed = true;
             };
         auto r = pipeline::run_generate(opt, sink);
         if (!r) {
-            if (!a->json) std::fputc('\n', stdout);
+            // End a line of streamed text; an error before any text leaves stdout empty.
+            if (streamed) std::fputc('\n', stdout);
             return fail(r.error());
         }
         if (a->json) {

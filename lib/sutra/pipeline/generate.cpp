@@ -1,5 +1,7 @@
 #include "sutra/pipeline/generate.hpp"
 
+#include <algorithm>
+
 #include "sutra/base/memory.hpp"
 #include "sutra/model/model_source.hpp"
 #include "sutra/model/text_tokens.hpp"
@@ -22,12 +24,46 @@ size_t complete_utf8_prefix(std::string_view s) {
     return end;
 }
 
+// Bytes of `s` that later tokens cannot change: its complete UTF-8 characters, less a
+// trailing U+FFFD (a decoder's stand-in for a character whose bytes are still coming).
+size_t stable_prefix(std::string_view s) {
+    size_t end = complete_utf8_prefix(s);
+    while (end >= 3 && s.substr(end - 3, 3) == "\xEF\xBF\xBD")
+        end -= 3;
+    return end;
+}
+
+// The text of `generated` as it reads after the prompt: decode(context + generated) less
+// decode(context), the context being the prompt's last few ids. Decoders treat the first
+// token of a sequence on its own (llama2.c drops a piece's leading space only after BOS,
+// SentencePiece and Metaspace drop the first one's always), so the generated ids alone
+// would lose or gain a space where the reference's output has none. Falls back to the
+// generated ids alone when the context's text is not a prefix (a character split between the
+// prompt and the first generated token).
+std::string continuation_text(const tokenize::Tokenizer& tok, std::span<const int32_t> prompt,
+                              std::span<const int32_t> generated) {
+    constexpr size_t kContext = 8;
+    const auto context = prompt.subspan(prompt.size() - std::min(prompt.size(), kContext));
+    std::vector<int32_t> all(context.begin(), context.end());
+    all.insert(all.end(), generated.begin(), generated.end());
+    const std::string head = tok.decode(context, true);
+    std::string text = tok.decode(all, true);
+    if (text.compare(0, head.size(), head) == 0) return text.substr(head.size());
+    return tok.decode(generated, true);
+}
+
 }  // namespace
 
 Result<GenerateReport> run_generate(const GenerateOptions& opt, const TextSink& on_text) {
     if (opt.prompt.has_value() == opt.tokens_file.has_value())
         return make_error(Errc::invalid_argument,
                           "give the prompt as --prompt TEXT or --tokens-file IDS (one of them)");
+    // Bad flags are reported before a large model is loaded.
+    SUTRA_TRY(model::validate_sampler_options(opt.generate.sampler));
+    if (opt.generate.max_tokens < 0)
+        return make_error(Errc::invalid_argument,
+                          "--max-tokens " + std::to_string(opt.generate.max_tokens) +
+                              ": must be >= 0 (the number of tokens to generate)");
     SUTRA_ASSIGN(model::ModelSource src, model::open_model(opt.model, opt.model_dir));
     model::ModelOptions mo;
     // Every generated token runs every block: the weights are kept once loaded (a .qbin's are
@@ -50,25 +86,38 @@ Result<GenerateReport> run_generate(const GenerateOptions& opt, const TextSink& 
         rep.prompt_ids = tok->loaded.tokenizer->encode(*opt.prompt, true);
     } else {
         SUTRA_ASSIGN(rep.prompt_ids, model::read_token_ids_file(*opt.tokens_file, info.vocab_size));
+        // The text is optional here: a model folder without a tokenizer gives ids only, but
+        // a --tokenizer that cannot be read is an error, as with --prompt.
         auto t = model::open_model_tokenizer(src.dir, opt.tokenizer, info);
+        if (!t && opt.tokenizer) return t.take_error();
         if (t) {
             tok = std::move(*t);
             rep.tokenizer = tok->loaded.tokenizer->describe();
         }
     }
     model::GenerateOptions go = opt.generate;
+    // The BOS model::generate runs in place of an empty prompt is the decoding context too.
+    std::vector<int32_t> context = rep.prompt_ids;
+    if (context.empty() && info.bos_id >= 0) context.push_back(info.bos_id);
     std::vector<int32_t> generated;
-    size_t emitted = 0;
-    std::string text;
+    std::string sent;  // the text handed to on_text so far
+    // Hands on the part of `text` past `sent`, up to `end`, if `text` still begins with it.
+    auto send = [&](const std::string& text, size_t end) {
+        if (end <= sent.size() || text.compare(0, sent.size(), sent) != 0) return;
+        on_text(std::string_view(text).substr(sent.size(), end - sent.size()));
+        sent.assign(text, 0, end);
+    };
+    // A stopping EOS ends the text without being part of it: a tokenizer that does not mark it
+    // special (raw bytes: id 0 is the byte 0) would otherwise print it.
+    auto is_eos = [&](int32_t id) {
+        return std::find(info.eos_ids.begin(), info.eos_ids.end(), id) != info.eos_ids.end();
+    };
     auto on_token = [&](int32_t id) {
+        if (is_eos(id)) return true;  // the last id: generate stops after it
         generated.push_back(id);
         if (tok && on_text) {
-            text = tok->loaded.tokenizer->decode(generated, true);
-            const size_t stable = complete_utf8_prefix(text);
-            if (stable > emitted && text.compare(0, emitted, text, 0, emitted) == 0) {
-                on_text(std::string_view(text).substr(emitted, stable - emitted));
-                emitted = stable;
-            }
+            const std::string text = continuation_text(*tok->loaded.tokenizer, context, generated);
+            send(text, stable_prefix(text));
         }
         return true;
     };
@@ -76,9 +125,10 @@ Result<GenerateReport> run_generate(const GenerateOptions& opt, const TextSink& 
     rep.ids = r.ids;
     rep.stopped_at_eos = r.stopped_at_eos;
     if (tok) {
-        rep.text = tok->loaded.tokenizer->decode(rep.ids, true);
-        if (on_text && rep.text.size() > emitted)
-            on_text(std::string_view(rep.text).substr(emitted));
+        std::span<const int32_t> text_ids = rep.ids;
+        if (rep.stopped_at_eos) text_ids = text_ids.first(text_ids.size() - 1);
+        rep.text = continuation_text(*tok->loaded.tokenizer, context, text_ids);
+        if (on_text) send(rep.text, rep.text.size());
     }
     rep.prompt_seconds = r.prompt_seconds;
     rep.generate_seconds = r.generate_seconds;

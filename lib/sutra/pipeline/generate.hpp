@@ -30,7 +30,9 @@ struct GenerateReport {
     std::string tokenizer;
     std::vector<int32_t> prompt_ids;
     std::vector<int32_t> ids;  // generated, a stopping EOS included
-    std::string text;          // of the generated ids, special tokens skipped
+    // The generated ids' text as it reads after the prompt: special tokens and a stopping EOS
+    // give none.
+    std::string text;
     bool stopped_at_eos = false;
     double prompt_seconds = 0, generate_seconds = 0;
     double prompt_tokens_per_s = 0, tokens_per_s = 0;
