@@ -257,28 +257,37 @@ Status QbinFile::read_rows_f32(const QbinRecord& r, uint64_t row0, uint64_t nrow
         const auto& t = ck_.tensors()[refs_[idx][0]];
         return ck_.read_f32(t, row0 * cols, std::span<float>(out, nrows * cols));
     }
+    SUTRA_ASSIGN(quant::PackedMatrix m, read_packed_rows(idx, row0, nrows));
+    m.dequantize_rows(simd::active(), 0, nrows, out);
+    return {};
+}
+
+Result<quant::PackedMatrix> QbinFile::read_packed_rows(size_t idx, uint64_t row0,
+                                                       uint64_t nrows) const {
+    const QbinRecord& r = records_[idx];
+    quant::PackedMatrix m;
+    m.layout = r.layout;
+    m.layout.rows = nrows;
     const auto& l = r.layout;
     const auto& tq = ck_.tensors()[refs_[idx][0]];
     const auto& ts = ck_.tensors()[refs_[idx][1]];
     const auto& tz = ck_.tensors()[refs_[idx][2]];
-    std::vector<uint8_t> packed(nrows * l.row_code_bytes), zpacked(nrows * l.row_zero_bytes);
-    std::vector<uint16_t> scales(nrows * l.n_groups);
-    SUTRA_TRY(ck_.read_raw(tq, row0 * l.row_code_bytes, packed));
+    m.codes.resize(nrows * l.row_code_bytes);
+    m.zeros.resize(nrows * l.row_zero_bytes);
+    m.scales.resize(nrows * l.n_groups);
+    SUTRA_TRY(ck_.read_raw(tq, row0 * l.row_code_bytes, m.codes));
     SUTRA_TRY(ck_.read_raw(
         ts, row0 * l.n_groups * 2,
-        std::span<uint8_t>(reinterpret_cast<uint8_t*>(scales.data()), scales.size() * 2)));
-    SUTRA_TRY(ck_.read_raw(tz, row0 * l.row_zero_bytes, zpacked));
-    std::vector<uint8_t> codes(l.cols), zeros(l.n_groups);
-    const simd::Kernels& k = simd::active();
-    for (uint64_t i = 0; i < nrows; ++i) {
-        quant::unpack_row_codes(k, packed.data() + i * l.row_code_bytes, l.cols, l.bits,
-                                codes.data());
-        quant::unpack_row_codes(k, zpacked.data() + i * l.row_zero_bytes, l.n_groups, l.bits,
-                                zeros.data());
-        quant::dequantize_row(k, codes.data(), scales.data() + i * l.n_groups, zeros.data(), l,
-                              out + i * cols);
-    }
-    return {};
+        std::span<uint8_t>(reinterpret_cast<uint8_t*>(m.scales.data()), m.scales.size() * 2)));
+    SUTRA_TRY(ck_.read_raw(tz, row0 * l.row_zero_bytes, m.zeros));
+    return m;
+}
+
+Result<quant::PackedMatrix> QbinFile::read_packed(const QbinRecord& r) const {
+    if (!r.quantized)
+        return make_error(Errc::invalid_argument, "tensor '" + r.name + "' is not quantized");
+    const size_t idx = static_cast<size_t>(&r - records_.data());
+    return read_packed_rows(idx, 0, r.layout.rows);
 }
 
 Result<std::vector<float>> QbinFile::read_all_f32(const QbinRecord& r) const {

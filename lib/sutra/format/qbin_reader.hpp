@@ -11,6 +11,7 @@
 #include "sutra/base/error.hpp"
 #include "sutra/format/qbin_format.hpp"
 #include "sutra/io/checkpoint.hpp"
+#include "sutra/quant/packed_matrix.hpp"
 
 namespace sutra::format {
 
@@ -36,6 +37,9 @@ class QbinFile {
     // Rows [row0, row0 + nrows) of a record as f32 (quantized: dequantized; raw: converted,
     // F32/F16/BF16 only). A 1-D or scalar raw tensor is one row. out holds nrows * cols values.
     Status read_rows_f32(const QbinRecord& r, uint64_t row0, uint64_t nrows, float* out) const;
+    // A quantized record's codes, scales and zero points as stored (invalid_argument for a raw
+    // record).
+    Result<quant::PackedMatrix> read_packed(const QbinRecord& r) const;
     // Row count and width used by read_rows_f32.
     static uint64_t rows_of(const QbinRecord& r);
     static uint64_t cols_of(const QbinRecord& r);
@@ -46,6 +50,7 @@ class QbinFile {
     const io::TensorRef& stored_ref(const QbinRecord& r, size_t k) const;
 
   private:
+    Result<quant::PackedMatrix> read_packed_rows(size_t idx, uint64_t row0, uint64_t nrows) const;
     io::Checkpoint ck_;
     nlohmann::json profile_;
     std::vector<QbinRecord> records_;

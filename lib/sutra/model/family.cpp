@@ -2,11 +2,11 @@
 
 namespace sutra::model {
 
-std::vector<float>* BlockTensors::find(std::string_view name) {
+Matrix* BlockTensors::find(std::string_view name) {
     auto it = tensors.find(name);
     return it == tensors.end() ? nullptr : &it->second;
 }
-const std::vector<float>* BlockTensors::find(std::string_view name) const {
+const Matrix* BlockTensors::find(std::string_view name) const {
     auto it = tensors.find(name);
     return it == tensors.end() ? nullptr : &it->second;
 }

@@ -63,9 +63,10 @@ struct ModelInfo {
 // quantization methods change and run again.
 struct BlockTensors {
     int layer = -1;
-    std::map<std::string, std::vector<float>, std::less<>> tensors;
-    std::vector<float>* find(std::string_view name);
-    const std::vector<float>* find(std::string_view name) const;
+    // A linear's weight is packed (Matrix::packed) when the source is a quantized .qbin.
+    std::map<std::string, Matrix, std::less<>> tensors;
+    Matrix* find(std::string_view name);
+    const Matrix* find(std::string_view name) const;
 };
 
 // A linear of a block the methods may quantize: its weight is BlockTensors "<name>.weight"

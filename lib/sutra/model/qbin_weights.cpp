@@ -46,4 +46,14 @@ Result<std::vector<float>> QbinWeights::load_rows(std::string_view name,
     return out;
 }
 
+Result<Matrix> QbinWeights::load_matrix(std::string_view name) const {
+    SUTRA_ASSIGN(const format::QbinRecord* r, record(name));
+    if (!r->quantized) {
+        SUTRA_ASSIGN(std::vector<float> v, file_->read_all_f32(*r));
+        return Matrix(std::move(v));
+    }
+    SUTRA_ASSIGN(quant::PackedMatrix m, file_->read_packed(*r));
+    return Matrix(std::make_shared<const quant::PackedMatrix>(std::move(m)));
+}
+
 }  // namespace sutra::model

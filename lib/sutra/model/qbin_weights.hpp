@@ -1,6 +1,6 @@
 #pragma once
-// Weights of a .qbin for the forward pass: quantized tensors are dequantized on the fly, a
-// row block at a time, never written out; raw tensors are read as stored.
+// Weights of a .qbin for the forward pass: a linear's weight (load_matrix) stays packed as
+// stored; load() and load_rows() dequantize; raw tensors are read as stored.
 #include "sutra/format/qbin_reader.hpp"
 #include "sutra/model/weights.hpp"
 
@@ -15,6 +15,8 @@ class QbinWeights final : public WeightSource {
     Result<std::vector<float>> load(std::string_view name) const override;
     Result<std::vector<float>> load_rows(std::string_view name,
                                          std::span<const uint64_t> rows) const override;
+    // Quantized tensors packed as stored, raw ones as f32.
+    Result<Matrix> load_matrix(std::string_view name) const override;
 
   private:
     Result<const format::QbinRecord*> record(std::string_view name) const;

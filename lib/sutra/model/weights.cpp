@@ -58,6 +58,11 @@ Result<std::vector<float>> CheckpointWeights::load(std::string_view name) const 
     return ckpt_->read_all_f32(*t);
 }
 
+Result<Matrix> WeightSource::load_matrix(std::string_view name) const {
+    SUTRA_ASSIGN(std::vector<float> v, load(name));
+    return Matrix(std::move(v));
+}
+
 Result<std::vector<float>> CheckpointWeights::load_rows(std::string_view name,
                                                         std::span<const uint64_t> rows) const {
     const io::TensorRef* t = ckpt_->find(name);

@@ -11,6 +11,7 @@
 
 #include "sutra/base/error.hpp"
 #include "sutra/io/checkpoint.hpp"
+#include "sutra/model/matrix.hpp"
 
 namespace sutra::model {
 
@@ -30,6 +31,10 @@ class WeightSource {
     // once and copies the rows out; sources that can read rows directly should override it.
     virtual Result<std::vector<float>> load_rows(std::string_view name,
                                                  std::span<const uint64_t> rows) const;
+    // A linear's weight for its product (model/matrix.hpp): load() as a Matrix by default; a
+    // source of quantized weights hands those out packed. Only for tensors the caller reads
+    // through matmul_wt(Matrix) alone.
+    virtual Result<Matrix> load_matrix(std::string_view name) const;
 };
 
 // Weights read from a safetensors checkpoint (F32, F16 or BF16 tensors), one tensor per call.

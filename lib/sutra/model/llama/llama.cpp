@@ -45,7 +45,7 @@ void rms_norm(const float* x, const float* w, float* out, int64_t rows, int64_t 
 }
 
 // y [rows, out] = x [rows, in] * W^T (+ bias), W [out, in] row-major.
-void linear(const float* x, int64_t rows, int64_t in, const float* w, int64_t out,
+void linear(const float* x, int64_t rows, int64_t in, const Matrix& w, int64_t out,
             const std::vector<float>& bias, float* y) {
     matmul_wt(x, rows, in, w, out, y);
     if (!bias.empty()) {
@@ -237,9 +237,9 @@ void attention(const LlamaConfig& c, const float* q, const float* keys, const fl
 void project_qkv(const LlamaConfig& c, const BlockWeights& w, const std::vector<float>& inv_freq,
                  const float* xn, int64_t T, int64_t first_position, float* q, float* k, float* v) {
     const int64_t H = c.hidden_size, qw = c.q_width(), kvw = c.kv_width(), d = c.head_dim;
-    linear(xn, T, H, w.q.data(), qw, w.q_bias, q);
-    linear(xn, T, H, w.k.data(), kvw, w.k_bias, k);
-    linear(xn, T, H, w.v.data(), kvw, w.v_bias, v);
+    linear(xn, T, H, w.q, qw, w.q_bias, q);
+    linear(xn, T, H, w.k, kvw, w.k_bias, k);
+    linear(xn, T, H, w.v, kvw, w.v_bias, v);
     if (!w.q_norm.empty()) {
         // In place: each head row's sum of squares is taken before the row is written.
         rms_norm(q, w.q_norm.data(), q, T * c.num_attention_heads, d, c.rms_norm_eps);
@@ -375,15 +375,31 @@ Result<std::vector<float>> Llama::load_checked(const std::string& name,
     return v;
 }
 
+Result<Matrix> Llama::load_matrix_checked(const std::string& name,
+                                          std::vector<uint64_t> expected) const {
+    SUTRA_ASSIGN(Matrix m, weights_->load_matrix(name));
+    uint64_t n = 1;
+    for (uint64_t d : expected)
+        n *= d;
+    if (m.numel() != n) {
+        return make_error(Errc::bad_format, "tensor '" + name + "' loaded " +
+                                                std::to_string(m.numel()) + " values, expected " +
+                                                shape_str(expected));
+    }
+    return m;
+}
+
 Status Llama::embed(std::span<const int32_t> tokens, int64_t first_position, Activations& x) {
     const int64_t h = config_.hidden_size;
     SUTRA_TRY(check_tokens(tokens, first_position, config_.vocab_size, kMaxRows));
     const std::string name = "model.embed_tokens.weight";
     if (options_.keep_weights && !kept_embedding_) {
-        SUTRA_ASSIGN(std::vector<float> table, load_checked(name, dims(config_.vocab_size, h)));
-        kept_embedding_ = std::make_shared<const std::vector<float>>(std::move(table));
+        SUTRA_ASSIGN(Matrix table, load_matrix_checked(name, dims(config_.vocab_size, h)));
+        kept_embedding_ = std::make_shared<const Matrix>(std::move(table));
     }
-    SUTRA_ASSIGN(x.data, gather_rows(*weights_, name, tokens, h, kept_embedding_.get()));
+    const std::vector<float>* table =
+        kept_embedding_ && !kept_embedding_->packed ? kept_embedding_.get() : nullptr;
+    SUTRA_ASSIGN(x.data, gather_rows(*weights_, name, tokens, h, table));
     x.rows = static_cast<int64_t>(tokens.size());
     x.cols = h;
     x.first_position = first_position;
@@ -404,10 +420,10 @@ Result<std::shared_ptr<const BlockWeights>> Llama::block_weights(int layer) {
     w->layer = layer;
     auto t = [&](std::string_view suffix) { return layer_tensor(layer, suffix); };
     SUTRA_ASSIGN(w->input_norm, load_checked(t("input_layernorm.weight"), dims(h)));
-    SUTRA_ASSIGN(w->q, load_checked(t("self_attn.q_proj.weight"), dims(c.q_width(), h)));
-    SUTRA_ASSIGN(w->k, load_checked(t("self_attn.k_proj.weight"), dims(c.kv_width(), h)));
-    SUTRA_ASSIGN(w->v, load_checked(t("self_attn.v_proj.weight"), dims(c.kv_width(), h)));
-    SUTRA_ASSIGN(w->o, load_checked(t("self_attn.o_proj.weight"), dims(h, c.q_width())));
+    SUTRA_ASSIGN(w->q, load_matrix_checked(t("self_attn.q_proj.weight"), dims(c.q_width(), h)));
+    SUTRA_ASSIGN(w->k, load_matrix_checked(t("self_attn.k_proj.weight"), dims(c.kv_width(), h)));
+    SUTRA_ASSIGN(w->v, load_matrix_checked(t("self_attn.v_proj.weight"), dims(c.kv_width(), h)));
+    SUTRA_ASSIGN(w->o, load_matrix_checked(t("self_attn.o_proj.weight"), dims(h, c.q_width())));
     if (c.attention_bias) {
         SUTRA_ASSIGN(w->q_bias, load_checked(t("self_attn.q_proj.bias"), dims(c.q_width())));
         SUTRA_ASSIGN(w->k_bias, load_checked(t("self_attn.k_proj.bias"), dims(c.kv_width())));
@@ -421,9 +437,11 @@ Result<std::shared_ptr<const BlockWeights>> Llama::block_weights(int layer) {
         SUTRA_ASSIGN(w->k_norm, load_checked(t("self_attn.k_norm.weight"), dims(c.head_dim)));
     }
     SUTRA_ASSIGN(w->post_norm, load_checked(t("post_attention_layernorm.weight"), dims(h)));
-    SUTRA_ASSIGN(w->gate, load_checked(t("mlp.gate_proj.weight"), dims(c.intermediate_size, h)));
-    SUTRA_ASSIGN(w->up, load_checked(t("mlp.up_proj.weight"), dims(c.intermediate_size, h)));
-    SUTRA_ASSIGN(w->down, load_checked(t("mlp.down_proj.weight"), dims(h, c.intermediate_size)));
+    SUTRA_ASSIGN(w->gate,
+                 load_matrix_checked(t("mlp.gate_proj.weight"), dims(c.intermediate_size, h)));
+    SUTRA_ASSIGN(w->up, load_matrix_checked(t("mlp.up_proj.weight"), dims(c.intermediate_size, h)));
+    SUTRA_ASSIGN(w->down,
+                 load_matrix_checked(t("mlp.down_proj.weight"), dims(h, c.intermediate_size)));
     std::shared_ptr<const BlockWeights> out = std::move(w);
     if (options_.keep_weights) kept = out;
     return out;
@@ -450,30 +468,30 @@ Status Llama::run_block(const BlockWeights& w, Activations& x, KvCache* cache) c
     // Weights may come from a caller (e.g. a block being quantized): check every size.
     // Biases may be empty (none); the q/k norms must be there exactly for qwen3.
     const struct {
-        const std::vector<float>& v;
+        uint64_t have;
         int64_t n;
         bool optional;
         const char* name;
-    } sizes[] = {{w.input_norm, H, false, "input_layernorm"},
-                 {w.q, qw * H, false, "q_proj"},
-                 {w.k, kvw * H, false, "k_proj"},
-                 {w.v, kvw * H, false, "v_proj"},
-                 {w.o, H * qw, false, "o_proj"},
-                 {w.q_bias, qw, true, "q_proj.bias"},
-                 {w.k_bias, kvw, true, "k_proj.bias"},
-                 {w.v_bias, kvw, true, "v_proj.bias"},
-                 {w.o_bias, H, true, "o_proj.bias"},
-                 {w.q_norm, c.qk_norm ? d : 0, false, "q_norm"},
-                 {w.k_norm, c.qk_norm ? d : 0, false, "k_norm"},
-                 {w.post_norm, H, false, "post_attention_layernorm"},
-                 {w.gate, I * H, false, "gate_proj"},
-                 {w.up, I * H, false, "up_proj"},
-                 {w.down, H * I, false, "down_proj"}};
+    } sizes[] = {{w.input_norm.size(), H, false, "input_layernorm"},
+                 {w.q.numel(), qw * H, false, "q_proj"},
+                 {w.k.numel(), kvw * H, false, "k_proj"},
+                 {w.v.numel(), kvw * H, false, "v_proj"},
+                 {w.o.numel(), H * qw, false, "o_proj"},
+                 {w.q_bias.size(), qw, true, "q_proj.bias"},
+                 {w.k_bias.size(), kvw, true, "k_proj.bias"},
+                 {w.v_bias.size(), kvw, true, "v_proj.bias"},
+                 {w.o_bias.size(), H, true, "o_proj.bias"},
+                 {w.q_norm.size(), c.qk_norm ? d : 0, false, "q_norm"},
+                 {w.k_norm.size(), c.qk_norm ? d : 0, false, "k_norm"},
+                 {w.post_norm.size(), H, false, "post_attention_layernorm"},
+                 {w.gate.numel(), I * H, false, "gate_proj"},
+                 {w.up.numel(), I * H, false, "up_proj"},
+                 {w.down.numel(), H * I, false, "down_proj"}};
     for (const auto& e : sizes) {
-        if (static_cast<int64_t>(e.v.size()) != e.n && !(e.optional && e.v.empty())) {
+        if (static_cast<int64_t>(e.have) != e.n && !(e.optional && e.have == 0)) {
             return make_error(Errc::invalid_argument,
                               "run_block: layer " + std::to_string(layer) + " " + e.name + " has " +
-                                  std::to_string(e.v.size()) + " values, expected " +
+                                  std::to_string(e.have) + " values, expected " +
                                   std::to_string(e.n));
         }
     }
@@ -522,7 +540,7 @@ Status Llama::run_block(const BlockWeights& w, Activations& x, KvCache* cache) c
     std::vector<float> attn(static_cast<size_t>(T * qw));
     attention(c, q.data(), keys, values, T, S, x.first_position, key_pos0, attn.data());
     observe(3, attn.data(), qw);
-    linear(attn.data(), T, qw, w.o.data(), H, w.o_bias, hbuf.data());
+    linear(attn.data(), T, qw, w.o, H, w.o_bias, hbuf.data());
     add_into(x.data.data(), hbuf.data(), hbuf.size());
 
     // SwiGLU MLP.
@@ -540,15 +558,15 @@ void Llama::swiglu(const BlockWeights& w, const float* xn, int64_t T, float* out
     const int64_t I = config_.intermediate_size;
     std::vector<float> gate(static_cast<size_t>(T * I)), up(static_cast<size_t>(T * I));
     observe(4, xn, H);
-    linear(xn, T, H, w.gate.data(), I, {}, gate.data());
+    linear(xn, T, H, w.gate, I, {}, gate.data());
     observe(5, xn, H);
-    linear(xn, T, H, w.up.data(), I, {}, up.data());
+    linear(xn, T, H, w.up, I, {}, up.data());
     for (size_t i = 0; i < gate.size(); ++i) {
         const float g = gate[i];
         gate[i] = g / (1.0f + std::exp(-g)) * up[i];
     }
     observe(6, gate.data(), I);
-    linear(gate.data(), T, I, w.down.data(), H, {}, out);
+    linear(gate.data(), T, I, w.down, H, {}, out);
     if (act) std::copy(gate.begin(), gate.end(), act);
 }
 
@@ -571,7 +589,7 @@ void Llama::attention_sublayer(const BlockWeights& w, const float* xn, int64_t T
         v(static_cast<size_t>(T * kvw)), attn(static_cast<size_t>(T * qw));
     project_qkv(c, w, inv_freq_, xn, T, first_position, q.data(), k.data(), v.data());
     attention(c, q.data(), k.data(), v.data(), T, T, first_position, first_position, attn.data());
-    linear(attn.data(), T, qw, w.o.data(), H, w.o_bias, out);
+    linear(attn.data(), T, qw, w.o, H, w.o_bias, out);
     if (attn_in) std::copy(attn.begin(), attn.end(), attn_in);
 }
 
@@ -593,15 +611,14 @@ Result<std::shared_ptr<const HeadWeights>> Llama::head_weights() {
     auto w = std::make_shared<HeadWeights>();
     SUTRA_ASSIGN(w->norm, load_checked("model.norm.weight", dims(h)));
     if (has_lm_head_) {
-        SUTRA_ASSIGN(std::vector<float> m,
-                     load_checked("lm_head.weight", dims(config_.vocab_size, h)));
-        w->lm_head = std::make_shared<const std::vector<float>>(std::move(m));
+        SUTRA_ASSIGN(Matrix m, load_matrix_checked("lm_head.weight", dims(config_.vocab_size, h)));
+        w->lm_head = std::make_shared<const Matrix>(std::move(m));
     } else if (kept_embedding_) {
         w->lm_head = kept_embedding_;
     } else {
-        SUTRA_ASSIGN(std::vector<float> m,
-                     load_checked("model.embed_tokens.weight", dims(config_.vocab_size, h)));
-        w->lm_head = std::make_shared<const std::vector<float>>(std::move(m));
+        SUTRA_ASSIGN(Matrix m,
+                     load_matrix_checked("model.embed_tokens.weight", dims(config_.vocab_size, h)));
+        w->lm_head = std::make_shared<const Matrix>(std::move(m));
         if (options_.keep_weights) kept_embedding_ = w->lm_head;
     }
     std::shared_ptr<const HeadWeights> out = std::move(w);
@@ -619,7 +636,7 @@ Status Llama::run_head(const HeadWeights& w, const Activations& x,
                           "head: activations are not [tokens, hidden_size]");
     }
     if (static_cast<int64_t>(w.norm.size()) != H || !w.lm_head ||
-        static_cast<int64_t>(w.lm_head->size()) != V * H) {
+        static_cast<int64_t>(w.lm_head->numel()) != V * H) {
         return make_error(Errc::invalid_argument,
                           "head: weights are not model.norm [hidden] and lm_head [vocab, hidden]");
     }
@@ -627,7 +644,7 @@ Status Llama::run_head(const HeadWeights& w, const Activations& x,
     rms_norm(x.data.data(), w.norm.data(), h.data(), x.rows, H, config_.rms_norm_eps);
     if (observer_) observer_(-1, "lm_head", h.data(), x.rows, H);
     logits.resize(static_cast<size_t>(x.rows * V));
-    linear(h.data(), x.rows, H, w.lm_head->data(), V, {}, logits.data());
+    linear(h.data(), x.rows, H, *w.lm_head, V, {}, logits.data());
     return {};
 }
 

@@ -55,9 +55,11 @@ struct KvCache {
 // are empty when the config implies none; q_norm / k_norm ([head_dim]) only for qwen3.
 struct BlockWeights {
     int layer = -1;
-    std::vector<float> input_norm, q, k, v, o, q_bias, k_bias, v_bias, o_bias;
-    std::vector<float> q_norm, k_norm;
-    std::vector<float> post_norm, gate, up, down;
+    // All Matrix so that member tables can list them together; only the seven linears are
+    // ever packed (when the source is a quantized .qbin).
+    Matrix input_norm, q, k, v, o, q_bias, k_bias, v_bias, o_bias;
+    Matrix q_norm, k_norm;
+    Matrix post_norm, gate, up, down;
     uint64_t bytes() const;
 };
 
@@ -65,7 +67,7 @@ struct BlockWeights {
 // when the model is tied and weights are kept).
 struct HeadWeights {
     std::vector<float> norm;
-    std::shared_ptr<const std::vector<float>> lm_head;
+    std::shared_ptr<const Matrix> lm_head;
 };
 
 // Linear names reported to the LinearObserver (model/family.hpp): "self_attn.q_proj",
@@ -138,6 +140,8 @@ class Llama {
     template <class Observe>
     void swiglu(const BlockWeights& w, const float* xn, int64_t T, float* out, float* act,
                 const Observe& observe) const;
+    Result<Matrix> load_matrix_checked(const std::string& name,
+                                       std::vector<uint64_t> expected) const;
     Result<std::vector<float>> load_checked(const std::string& name,
                                             std::vector<uint64_t> expected) const;
 
@@ -149,7 +153,7 @@ class Llama {
     std::vector<float> inv_freq_;  // head_dim / 2 rotary frequencies
     std::vector<std::shared_ptr<const BlockWeights>> kept_blocks_;
     std::shared_ptr<const HeadWeights> kept_head_;
-    std::shared_ptr<const std::vector<float>> kept_embedding_;
+    std::shared_ptr<const Matrix> kept_embedding_;  // packed: rows are gathered from the source
 };
 
 }  // namespace sutra::model

@@ -12,7 +12,7 @@ class LlamaState final : public SequenceState {
     KvCache cache;
 };
 
-using Field = std::vector<float> BlockWeights::*;
+using Field = Matrix BlockWeights::*;
 const std::pair<const char*, Field> kFields[] = {
     {"input_layernorm.weight", &BlockWeights::input_norm},
     {"self_attn.q_proj.weight", &BlockWeights::q},

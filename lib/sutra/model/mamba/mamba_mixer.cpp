@@ -10,12 +10,17 @@ namespace sutra::model::mamba {
 namespace {
 
 const float* tensor(const BlockTensors& w, std::string_view name) {
-    const std::vector<float>* v = w.find(name);
+    const Matrix* v = w.find(name);
     return v ? v->data() : nullptr;
 }
 
+// A projection's weight (check_block_tensors has checked it is there).
+const Matrix& matrix(const BlockTensors& w, std::string_view name) {
+    return *w.find(name);
+}
+
 // y [rows, out] = x [rows, in] W^T (+ bias).
-void linear(const float* x, int64_t rows, int64_t in, const float* w, int64_t out,
+void linear(const float* x, int64_t rows, int64_t in, const Matrix& w, int64_t out,
             const float* bias, float* y) {
     matmul_wt(x, rows, in, w, out, y);
     if (!bias) return;
@@ -59,7 +64,7 @@ void run_mixer_block(const MambaConfig& c, const BlockTensors& w, Activations& x
     rms_norm(c, x.data.data(), tensor(w, "norm.weight"), T, h.data());
     observe("mixer.in_proj", h.data(), H);
     std::vector<float> xz(static_cast<size_t>(T * 2 * I));
-    linear(h.data(), T, H, tensor(w, "mixer.in_proj.weight"), 2 * I,
+    linear(h.data(), T, H, matrix(w, "mixer.in_proj.weight"), 2 * I,
            tensor(w, "mixer.in_proj.bias"), xz.data());
 
     // Conv taps [I, 1, K] -> [K, I].
@@ -74,14 +79,14 @@ void run_mixer_block(const MambaConfig& c, const BlockTensors& w, Activations& x
 
     observe("mixer.x_proj", u.data(), I);
     std::vector<float> proj(static_cast<size_t>(T * P));
-    linear(u.data(), T, I, tensor(w, "mixer.x_proj.weight"), P, nullptr, proj.data());
+    linear(u.data(), T, I, matrix(w, "mixer.x_proj.weight"), P, nullptr, proj.data());
     std::vector<float> dt_low(static_cast<size_t>(T * R));
     for (int64_t t = 0; t < T; ++t)
         std::memcpy(dt_low.data() + t * R, proj.data() + t * P,
                     static_cast<size_t>(R) * sizeof(float));
     observe("mixer.dt_proj", dt_low.data(), R);
     std::vector<float> delta(static_cast<size_t>(T * I));
-    linear(dt_low.data(), T, R, tensor(w, "mixer.dt_proj.weight"), I,
+    linear(dt_low.data(), T, R, matrix(w, "mixer.dt_proj.weight"), I,
            tensor(w, "mixer.dt_proj.bias"), delta.data());
     softplus_inplace(delta.data(), T * I);
 
@@ -109,7 +114,7 @@ void run_mixer_block(const MambaConfig& c, const BlockTensors& w, Activations& x
     selective_scan(a);
 
     observe("mixer.out_proj", y.data(), I);
-    linear(y.data(), T, I, tensor(w, "mixer.out_proj.weight"), H, tensor(w, "mixer.out_proj.bias"),
+    linear(y.data(), T, I, matrix(w, "mixer.out_proj.weight"), H, tensor(w, "mixer.out_proj.bias"),
            h.data());
     for (size_t i = 0; i < h.size(); ++i)
         x.data[i] += h[i];

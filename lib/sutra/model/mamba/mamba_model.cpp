@@ -77,10 +77,12 @@ Status MambaModel::embed(std::span<const int32_t> tokens, int64_t first_position
     SUTRA_TRY(check_tokens(tokens, first_position, cfg_.vocab, kMaxRows));
     const std::string name = cfg_.embedding_tensor();
     if (options_.keep_weights && !kept_embedding_) {
-        SUTRA_ASSIGN(std::vector<float> table, load_checked(*weights_, name, dims(cfg_.vocab, H)));
-        kept_embedding_ = std::make_shared<const std::vector<float>>(std::move(table));
+        SUTRA_ASSIGN(Matrix table, load_matrix_checked(*weights_, name, dims(cfg_.vocab, H)));
+        kept_embedding_ = std::make_shared<const Matrix>(std::move(table));
     }
-    SUTRA_ASSIGN(x.data, gather_rows(*weights_, name, tokens, H, kept_embedding_.get()));
+    const std::vector<float>* table =
+        kept_embedding_ && !kept_embedding_->packed ? kept_embedding_.get() : nullptr;
+    SUTRA_ASSIGN(x.data, gather_rows(*weights_, name, tokens, H, table));
     x.rows = static_cast<int64_t>(tokens.size());
     x.cols = H;
     x.first_position = first_position;
@@ -169,9 +171,9 @@ Result<std::shared_ptr<const HeadWeights>> MambaModel::head_weights() {
     if (cfg_.tied && kept_embedding_) {
         w->lm_head = kept_embedding_;
     } else {
-        SUTRA_ASSIGN(std::vector<float> m,
-                     load_checked(*weights_, cfg_.head_tensor(), dims(cfg_.vocab, H)));
-        w->lm_head = std::make_shared<const std::vector<float>>(std::move(m));
+        SUTRA_ASSIGN(Matrix m,
+                     load_matrix_checked(*weights_, cfg_.head_tensor(), dims(cfg_.vocab, H)));
+        w->lm_head = std::make_shared<const Matrix>(std::move(m));
         if (cfg_.tied && options_.keep_weights) kept_embedding_ = w->lm_head;
     }
     std::shared_ptr<const HeadWeights> out = std::move(w);
@@ -188,7 +190,7 @@ Status MambaModel::run_head(const HeadWeights& w, const Activations& x,
     rms_norm(cfg_, x.data.data(), w.norm.data(), x.rows, h.data());
     if (observer_) observer_(-1, "lm_head", h.data(), x.rows, H);
     logits.resize(static_cast<size_t>(x.rows * V));
-    matmul_wt(h.data(), x.rows, H, w.lm_head->data(), V, logits.data());
+    matmul_wt(h.data(), x.rows, H, *w.lm_head, V, logits.data());
     return {};
 }
 

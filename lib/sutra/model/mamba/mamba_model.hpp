@@ -68,7 +68,7 @@ class MambaModel final : public Model {
     std::vector<std::shared_ptr<const BlockTensors>> kept_blocks_;
     std::shared_ptr<const HeadWeights> kept_head_;
     std::shared_ptr<const HeadWeights> head_between_;  // between head_each calls
-    std::shared_ptr<const std::vector<float>> kept_embedding_;
+    std::shared_ptr<const Matrix> kept_embedding_;     // packed: rows are gathered from the source
 };
 
 }  // namespace sutra::model::mamba

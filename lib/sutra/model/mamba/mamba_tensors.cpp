@@ -100,6 +100,17 @@ Status check_tensors(const MambaConfig& c, const WeightSource& w) {
     return {};
 }
 
+Result<Matrix> load_matrix_checked(const WeightSource& w, const std::string& name,
+                                   const std::vector<uint64_t>& shape) {
+    SUTRA_ASSIGN(Matrix m, w.load_matrix(name));
+    if (m.numel() != numel(shape)) {
+        return make_error(Errc::bad_format, "tensor '" + name + "' loaded " +
+                                                std::to_string(m.numel()) + " values, expected " +
+                                                shape_str(shape));
+    }
+    return m;
+}
+
 Result<std::vector<float>> load_checked(const WeightSource& w, const std::string& name,
                                         const std::vector<uint64_t>& shape) {
     SUTRA_ASSIGN(std::vector<float> v, w.load(name));
@@ -120,8 +131,14 @@ Result<BlockTensors> load_block_tensors(const MambaConfig& c, const WeightSource
     BlockTensors b;
     b.layer = layer;
     for (const TensorSpec& s : block_tensor_specs(c)) {
-        SUTRA_ASSIGN(b.tensors[s.name],
-                     load_checked(w, MambaConfig::layer_tensor(layer, s.name), s.shape));
+        const std::string name = MambaConfig::layer_tensor(layer, s.name);
+        // The four projections are read only by their products: they may stay packed.
+        const bool linear = s.name.ends_with("_proj.weight");
+        if (linear) {
+            SUTRA_ASSIGN(b.tensors[s.name], load_matrix_checked(w, name, s.shape));
+        } else {
+            SUTRA_ASSIGN(b.tensors[s.name], load_checked(w, name, s.shape));
+        }
     }
     return b;
 }
@@ -134,12 +151,12 @@ Status check_block_tensors(const MambaConfig& c, const BlockTensors& b) {
     }
     const std::vector<TensorSpec> specs = block_tensor_specs(c);
     for (const TensorSpec& s : specs) {
-        const std::vector<float>* v = b.find(s.name);
-        if (!v || v->size() != numel(s.shape)) {
+        const Matrix* v = b.find(s.name);
+        if (!v || v->numel() != numel(s.shape)) {
             return make_error(Errc::invalid_argument,
                               "run_block: layer " + std::to_string(b.layer) + " tensor '" + s.name +
                                   "' " +
-                                  (v ? "has " + std::to_string(v->size()) + " values"
+                                  (v ? "has " + std::to_string(v->numel()) + " values"
                                      : std::string("is missing")) +
                                   ", expected " + shape_str(s.shape));
         }

@@ -46,10 +46,13 @@ Status check_block_tensors(const MambaConfig& c, const BlockTensors& b);
 // The final norm and the head [V, H] (shared with the kept embedding table when tied).
 struct HeadWeights {
     std::vector<float> norm;
-    std::shared_ptr<const std::vector<float>> lm_head;
+    std::shared_ptr<const Matrix> lm_head;
 };
 
 // `name` loaded as f32 with `shape`'s element count (bad_format otherwise).
+// A linear's weight of that shape, packed when the source holds it packed.
+Result<Matrix> load_matrix_checked(const WeightSource& w, const std::string& name,
+                                   const std::vector<uint64_t>& shape);
 Result<std::vector<float>> load_checked(const WeightSource& w, const std::string& name,
                                         const std::vector<uint64_t>& shape);
 

@@ -106,10 +106,12 @@ Status RwkvModel::embed(std::span<const int32_t> tokens, int64_t first_position,
     }
     const std::string name = names_.global("emb.weight");
     if (options_.keep_weights && !kept_embedding_) {
-        SUTRA_ASSIGN(Vec table, load_checked(*weights_, name, {dims(cfg_.vocab, C)}));
-        kept_embedding_ = std::make_shared<const Vec>(std::move(table));
+        SUTRA_ASSIGN(Matrix table, load_matrix_checked(*weights_, name, {dims(cfg_.vocab, C)}));
+        kept_embedding_ = std::make_shared<const Matrix>(std::move(table));
     }
-    SUTRA_ASSIGN(Vec rows, gather_rows(*weights_, name, tokens, C, kept_embedding_.get()));
+    const Vec* table =
+        kept_embedding_ && !kept_embedding_->packed ? kept_embedding_.get() : nullptr;
+    SUTRA_ASSIGN(Vec rows, gather_rows(*weights_, name, tokens, C, table));
     x.rows = static_cast<int64_t>(tokens.size());
     x.cols = C;
     x.first_position = first_position;
@@ -262,8 +264,8 @@ Result<std::shared_ptr<const HeadWeights>> RwkvModel::head_weights() {
         w->head = kept_embedding_;
     } else {
         const std::string name = names_.global(cfg_.tied_head ? "emb.weight" : "head.weight");
-        SUTRA_ASSIGN(Vec m, load_checked(*weights_, name, {dims(cfg_.vocab, C)}));
-        w->head = std::make_shared<const Vec>(std::move(m));
+        SUTRA_ASSIGN(Matrix m, load_matrix_checked(*weights_, name, {dims(cfg_.vocab, C)}));
+        w->head = std::make_shared<const Matrix>(std::move(m));
         if (cfg_.tied_head && options_.keep_weights) kept_embedding_ = w->head;
     }
     std::shared_ptr<const HeadWeights> out = std::move(w);
@@ -280,7 +282,7 @@ Status RwkvModel::run_head(const HeadWeights& w, const Activations& x,
     layer_norm(x.data.data(), w.ln_w, w.ln_b, x.rows, C, cfg_.ln_out_eps, h.data());
     if (observer_) observer_(-1, "head", h.data(), x.rows, C);
     logits.resize(static_cast<size_t>(x.rows * cfg_.vocab));
-    matmul_wt(h.data(), x.rows, C, w.head->data(), cfg_.vocab, logits.data());
+    matmul_wt(h.data(), x.rows, C, *w.head, cfg_.vocab, logits.data());
     return {};
 }
 

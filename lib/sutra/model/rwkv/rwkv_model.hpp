@@ -88,7 +88,7 @@ class RwkvModel final : public Model {
     std::vector<std::shared_ptr<const BlockWeights>> kept_blocks_;
     std::shared_ptr<const HeadWeights> kept_head_;
     std::shared_ptr<const HeadWeights> head_between_;  // between head_each calls
-    std::shared_ptr<const Vec> kept_embedding_;
+    std::shared_ptr<const Matrix> kept_embedding_;     // packed: rows are gathered from the source
     std::shared_ptr<const std::pair<Vec, Vec>> kept_ln0_;
     mutable std::vector<WindowValues> window_values_;
     mutable int last_window_layer_ = -1;

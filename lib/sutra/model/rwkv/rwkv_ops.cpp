@@ -51,13 +51,13 @@ Vec shifted(const float* xn, const Vec& prev, int64_t T, int64_t C) {
     return out;
 }
 
-void Linears::apply(LinearId id, const float* x, int64_t rows, int64_t in, const Vec& w,
+void Linears::apply(LinearId id, const float* x, int64_t rows, int64_t in, const Matrix& w,
                     int64_t out, float* y) const {
     if (observer_) observer_(layer_, names_.in_block(linear_name(id)), x, rows, in);
-    matmul_wt(x, rows, in, w.data(), out, y);
+    matmul_wt(x, rows, in, w, out, y);
 }
 
-Vec Linears::apply(LinearId id, const float* x, int64_t rows, int64_t in, const Vec& w,
+Vec Linears::apply(LinearId id, const float* x, int64_t rows, int64_t in, const Matrix& w,
                    int64_t out) const {
     Vec y(static_cast<size_t>(rows * out));
     apply(id, x, rows, in, w, out, y.data());

@@ -38,9 +38,9 @@ class Linears {
   public:
     Linears(const LinearObserver& observer, int layer, const Names& names)
         : observer_(observer), layer_(layer), names_(names) {}
-    void apply(LinearId id, const float* x, int64_t rows, int64_t in, const Vec& w, int64_t out,
+    void apply(LinearId id, const float* x, int64_t rows, int64_t in, const Matrix& w, int64_t out,
                float* y) const;
-    Vec apply(LinearId id, const float* x, int64_t rows, int64_t in, const Vec& w,
+    Vec apply(LinearId id, const float* x, int64_t rows, int64_t in, const Matrix& w,
               int64_t out) const;
 
   private:

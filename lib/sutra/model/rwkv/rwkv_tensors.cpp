@@ -11,7 +11,7 @@ enum class Transform { none, neg_exp, exp_neg_exp };
 
 struct TensorSpec {
     std::string name;  // in-block, rwkv.cpp naming
-    Vec BlockWeights::*field;
+    Matrix BlockWeights::*field;
     std::vector<Shape> shapes;
     Transform transform = Transform::none;
 };
@@ -263,8 +263,10 @@ Status check_tensors(const RwkvConfig& c, const Names& names, const WeightSource
     return {};
 }
 
-Result<Vec> load_checked(const WeightSource& w, const std::string& name,
-                         const std::vector<std::vector<uint64_t>>& shapes) {
+namespace {
+
+Result<Shape> checked_shape(const WeightSource& w, const std::string& name,
+                            const std::vector<std::vector<uint64_t>>& shapes) {
     if (!w.has(name)) return make_error(Errc::not_found, "tensor '" + name + "' is missing");
     SUTRA_ASSIGN(Shape got, w.shape(name));
     bool ok = false;
@@ -274,16 +276,37 @@ Result<Vec> load_checked(const WeightSource& w, const std::string& name,
         return make_error(Errc::bad_format, "tensor '" + name + "' has shape " + shape_str(got) +
                                                 ", expected " + shapes_str(shapes));
     }
-    SUTRA_ASSIGN(Vec v, w.load(name));
+    return got;
+}
+
+template <class T>
+Result<T> sized(T v, uint64_t have, const std::string& name, const Shape& shape) {
     uint64_t numel = 1;
-    for (uint64_t d : got)
+    for (uint64_t d : shape)
         numel *= d;
-    if (v.size() != numel) {
-        return make_error(Errc::bad_format, "tensor '" + name + "': read " +
-                                                std::to_string(v.size()) + " values for shape " +
-                                                shape_str(got));
+    if (have != numel) {
+        return make_error(Errc::bad_format, "tensor '" + name + "': read " + std::to_string(have) +
+                                                " values for shape " + shape_str(shape));
     }
     return v;
+}
+
+}  // namespace
+
+Result<Vec> load_checked(const WeightSource& w, const std::string& name,
+                         const std::vector<std::vector<uint64_t>>& shapes) {
+    SUTRA_ASSIGN(Shape got, checked_shape(w, name, shapes));
+    SUTRA_ASSIGN(Vec v, w.load(name));
+    const uint64_t have = v.size();
+    return sized(std::move(v), have, name, got);
+}
+
+Result<Matrix> load_matrix_checked(const WeightSource& w, const std::string& name,
+                                   const std::vector<std::vector<uint64_t>>& shapes) {
+    SUTRA_ASSIGN(Shape got, checked_shape(w, name, shapes));
+    SUTRA_ASSIGN(Matrix m, w.load_matrix(name));
+    const uint64_t have = m.numel();
+    return sized(std::move(m), have, name, got);
 }
 
 Result<BlockTensors> load_block_tensors(const RwkvConfig& c, const Names& names,
@@ -296,8 +319,15 @@ Result<BlockTensors> load_block_tensors(const RwkvConfig& c, const Names& names,
     BlockTensors out;
     out.layer = layer;
     for (const TensorSpec& t : block_specs(c, layer)) {
-        SUTRA_ASSIGN(Vec v, load_checked(w, names.block(layer, t.name), t.shapes));
-        out.tensors[key_of(names, t.name)] = std::move(v);
+        const std::string key = key_of(names, t.name);
+        const std::string name = names.block(layer, t.name);
+        // A 2-D ".weight" is a linear's (the low-rank matrices included), read only through
+        // Linears::apply: it may stay packed.
+        if (key.ends_with(".weight") && t.shapes[0].size() == 2) {
+            SUTRA_ASSIGN(out.tensors[key], load_matrix_checked(w, name, t.shapes));
+        } else {
+            SUTRA_ASSIGN(out.tensors[key], load_checked(w, name, t.shapes));
+        }
     }
     return out;
 }
@@ -322,18 +352,18 @@ Result<std::shared_ptr<const BlockWeights>> block_weights_of(const RwkvConfig& c
     b->layer = bt.layer;
     for (const TensorSpec& t : block_specs(c, bt.layer)) {
         const std::string key = key_of(names, t.name);
-        const Vec* v = bt.find(key);
+        const Matrix* v = bt.find(key);
         uint64_t numel = 1;
         for (uint64_t d : t.shapes[0])
             numel *= d;
-        if (!v || v->size() != numel) {
+        if (!v || v->numel() != numel) {
             return make_error(
                 Errc::invalid_argument,
                 "block tensors of layer " + std::to_string(bt.layer) + ": '" + key + "' is " +
-                    (v ? "of " + std::to_string(v->size()) + " values" : std::string("missing")) +
+                    (v ? "of " + std::to_string(v->numel()) + " values" : std::string("missing")) +
                     ", expected " + std::to_string(numel) + " values");
         }
-        Vec x = *v;
+        Matrix x = *v;
         switch (t.transform) {
             case Transform::none:
                 break;

@@ -32,28 +32,30 @@ namespace sutra::model::rwkv {
 
 using Vec = std::vector<float>;
 
+// Every tensor is a Matrix so that one table of members describes them all; only linears
+// (read by Linears::apply alone) are ever packed.
 struct BlockWeights {
     int layer = -1;
-    Vec ln1_w, ln1_b, ln2_w, ln2_b;
+    Matrix ln1_w, ln1_b, ln2_w, ln2_b;
     // Time mix.
-    Vec key, value, receptance, output, gate;
-    Vec mix_k, mix_v, mix_r, mix_g;  // v4 / v5.2: x*m + prev*(1-m); v6: x + (prev-x)*m
-    Vec mix_x, mix_w;                // v6
-    Vec decay;  // v4: -exp(raw); v5.2: exp(-exp(raw)); v6: raw (made per token)
-    Vec first;  // v4: time_first; v5.2 / v6: time_faaaa (u)
-    Vec ln_x_w, ln_x_b;
-    Vec mix_w1, mix_w2, decay_w1, decay_w2;                         // v6
-    Vec x_rwkvag;                                                   // v7 [6, C]
-    Vec w0, w1, w2, a0, a1, a2, v0, v1, v2, g1, g2, k_k, k_a, r_k;  // v7
+    Matrix key, value, receptance, output, gate;
+    Matrix mix_k, mix_v, mix_r, mix_g;  // v4 / v5.2: x*m + prev*(1-m); v6: x + (prev-x)*m
+    Matrix mix_x, mix_w;                // v6
+    Matrix decay;  // v4: -exp(raw); v5.2: exp(-exp(raw)); v6: raw (made per token)
+    Matrix first;  // v4: time_first; v5.2 / v6: time_faaaa (u)
+    Matrix ln_x_w, ln_x_b;
+    Matrix mix_w1, mix_w2, decay_w1, decay_w2;                         // v6
+    Matrix x_rwkvag;                                                   // v7 [6, C]
+    Matrix w0, w1, w2, a0, a1, a2, v0, v1, v2, g1, g2, k_k, k_a, r_k;  // v7
     // Channel mix.
-    Vec ffn_mix_k, ffn_mix_r;  // v4 / v5.2: time_mix_k/r; v6: time_maa_k/r; v7: x_k
-    Vec ffn_key, ffn_value, ffn_receptance;
+    Matrix ffn_mix_k, ffn_mix_r;  // v4 / v5.2: time_mix_k/r; v6: time_maa_k/r; v7: x_k
+    Matrix ffn_key, ffn_value, ffn_receptance;
 };
 
 // ln_out and the head matrix [V, C] (the embedding table when tied).
 struct HeadWeights {
     Vec ln_w, ln_b;
-    std::shared_ptr<const Vec> head;
+    std::shared_ptr<const Matrix> head;
 };
 
 // The linear layers of a block, in the order a block applies them.
@@ -114,6 +116,9 @@ Result<std::shared_ptr<const BlockWeights>> block_weights_of(const RwkvConfig& c
                                                              const Names& names,
                                                              const BlockTensors& t);
 
+// A linear's weight of the given shape (one of `shapes`), packed when the source holds it so.
+Result<Matrix> load_matrix_checked(const WeightSource& weights, const std::string& name,
+                                   const std::vector<std::vector<uint64_t>>& shapes);
 // A tensor of the given shape (one of `shapes`), as f32.
 Result<Vec> load_checked(const WeightSource& weights, const std::string& name,
                          const std::vector<std::vector<uint64_t>>& shapes);

@@ -1,0 +1,164 @@
+// Packed weights in the forward pass (model/matrix.hpp): the product with a packed matrix
+// against a naive double-precision product with the scalar reference's dequantized weights,
+// for every bit width and group shape sutra writes; and a .qbin run by each family holding its
+// linears packed, giving the logits of the same weights dequantized into a checkpoint.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <vector>
+
+#include "support/cli_run.hpp"
+#include "support/fixtures.hpp"
+#include "support/paths.hpp"
+#include "sutra/format/qbin_reader.hpp"
+#include "sutra/model/blas.hpp"
+#include "sutra/model/family.hpp"
+#include "sutra/model/matrix.hpp"
+#include "sutra/model/model_source.hpp"
+#include "sutra/model/qbin_weights.hpp"
+#include "sutra/quant/layout.hpp"
+#include "sutra/quant/rtn.hpp"
+#include "sutra/simd/dispatch.hpp"
+#include "unit/model/model_test_support.hpp"
+
+using namespace sutra;
+namespace fs = std::filesystem;
+
+namespace {
+
+// W [rows, cols] quantized by RTN into the stored layout; `dequantized` gets the reference
+// decoding of every row.
+quant::PackedMatrix pack(const std::vector<float>& w, uint64_t rows, uint64_t cols, int bits,
+                         uint32_t group, std::vector<float>& dequantized) {
+    quant::PackedMatrix p;
+    p.layout = quant::make_layout(rows, cols, bits, group);
+    const quant::QuantLayout& l = p.layout;
+    p.codes.assign(rows * l.row_code_bytes, 0);
+    p.scales.assign(rows * l.n_groups, 0);
+    p.zeros.assign(rows * l.row_zero_bytes, 0);
+    dequantized.assign(rows * cols, 0.0f);
+    std::vector<uint8_t> codes(cols), zeros(l.n_groups);
+    for (uint64_t r = 0; r < rows; ++r) {
+        size_t bad = 0;
+        REQUIRE(quant::quantize_row_rtn(w.data() + r * cols, l, codes.data(),
+                                        p.scales.data() + r * l.n_groups, zeros.data(),
+                                        &bad) == quant::RowStatus::ok);
+        quant::pack_codes(codes.data(), cols, bits, p.codes.data() + r * l.row_code_bytes);
+        quant::pack_codes(zeros.data(), l.n_groups, bits, p.zeros.data() + r * l.row_zero_bytes);
+        quant::dequantize_row(codes.data(), p.scales.data() + r * l.n_groups, zeros.data(), l,
+                              dequantized.data() + r * cols);
+    }
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("matrix: the product with packed weights is the product with their decoding",
+          "[matrix]") {
+    const int64_t out = 150, in = 100;  // 150 rows: two full tiles of 64 and a tail
+    const std::vector<float> w = test::noise(static_cast<size_t>(out * in), 11);
+    for (int bits : {3, 4, 8}) {
+        for (uint32_t group : {32u, 0u, 64u}) {  // 64: a ragged last group of 36
+            std::vector<float> deq;
+            auto p = std::make_shared<const quant::PackedMatrix>(
+                pack(w, static_cast<uint64_t>(out), static_cast<uint64_t>(in), bits, group, deq));
+            REQUIRE(p->consistent());
+            const model::Matrix m(p);
+            CHECK(m.empty());  // nothing dequantized is kept
+            CHECK(m.numel() == static_cast<uint64_t>(out * in));
+            CHECK(m.bytes() < static_cast<uint64_t>(out * in) * sizeof(float) / 3);
+            for (int64_t rows : {1, 7}) {
+                INFO("bits " << bits << ", group " << group << ", rows " << rows);
+                const std::vector<float> x = test::noise(static_cast<size_t>(rows * in), 5);
+                std::vector<float> y(static_cast<size_t>(rows * out), NAN);
+                {
+                    const model::SingleThreadedBlas single;
+                    model::matmul_wt(x.data(), rows, in, m, out, y.data());
+                }
+                double worst = 0;
+                for (int64_t r = 0; r < rows; ++r) {
+                    for (int64_t o = 0; o < out; ++o) {
+                        double ref = 0, mag = 0;
+                        for (int64_t j = 0; j < in; ++j) {
+                            const double a = x[static_cast<size_t>(r * in + j)];
+                            const double b = deq[static_cast<size_t>(o * in + j)];
+                            ref += a * b;
+                            mag += std::fabs(a * b);
+                        }
+                        const double err = std::fabs(
+                            static_cast<double>(y[static_cast<size_t>(r * out + o)]) - ref);
+                        worst = std::max(worst, err / (mag + 1e-30));
+                    }
+                }
+                CHECK(worst < 1e-6);
+            }
+        }
+    }
+}
+
+namespace {
+
+// logits of `tokens` through `path` (a checkpoint folder or a .qbin) with kept weights.
+std::vector<float> logits_of(const fs::path& path, const std::optional<fs::path>& dir,
+                             const std::vector<int32_t>& tokens) {
+    auto src = model::open_model(path, dir);
+    REQUIRE(src.ok());
+    model::ModelOptions o;
+    o.keep_weights = true;
+    auto m = model::open_runtime(src.value(), o);
+    REQUIRE(m.ok());
+    auto l = model::forward(*m.value(), tokens);
+    REQUIRE(l.ok());
+    return l.value();
+}
+
+}  // namespace
+
+TEST_CASE("matrix: a .qbin runs on packed linears and gives its decoded weights' logits",
+          "[matrix][shared]") {
+    const fs::path models = test::model::models_dir();
+    struct Case {
+        const char* name;
+        fs::path model;
+        const char* linear;  // a block linear's tensor
+    };
+    const Case cases[] = {
+        {"llama", models / "stories260K-hf", "model.layers.1.mlp.down_proj.weight"},
+        {"rwkv-4", models / "tiny-rwkv" / "tiny-rwkv-4v0-660K.safetensors",
+         "blocks.1.att.key.weight"},
+        {"rwkv-7", models / "tiny-rwkv" / "tiny-rwkv-7v0-834K.safetensors",
+         "blocks.1.att.key.weight"},
+        {"mamba", models / "tiny-mamba", "backbone.layers.1.mixer.in_proj.weight"},
+    };
+    const std::vector<int32_t> tokens = {1, 65, 200, 17, 100, 99, 42, 7};
+    for (const Case& c : cases) {
+        INFO(c.name);
+        test::TempDir tmp;
+        const fs::path qbin = tmp / "m.qbin", deq = tmp / "m.safetensors";
+        const test::CliRun q =
+            test::run_sutra({"-q", "quantize", c.model.string(), "-o", qbin.string(), "--bits", "4",
+                             "--group-size", "32"});
+        REQUIRE(q.code == 0);
+        const test::CliRun d =
+            test::run_sutra({"-q", "dequantize", qbin.string(), "-o", deq.string()});
+        REQUIRE(d.code == 0);
+
+        auto file = format::QbinFile::open(qbin);
+        REQUIRE(file.ok());
+        const model::QbinWeights weights(file.value());
+        auto m = weights.load_matrix(c.linear);
+        REQUIRE(m.ok());
+        REQUIRE(m.value().packed);
+        CHECK(m.value().empty());
+        CHECK(m.value().packed->consistent());
+
+        // The .qbin's own config travels in its profile; the dequantized file needs the
+        // model's folder for it.
+        const std::optional<fs::path> dir =
+            fs::is_directory(c.model) ? std::optional<fs::path>(c.model) : std::nullopt;
+        const auto packed = logits_of(qbin, std::nullopt, tokens);
+        const auto decoded = logits_of(deq, dir, tokens);
+        REQUIRE(packed.size() == decoded.size());
+        CHECK(test::model::max_abs_diff(packed, decoded) < 1e-4);
+    }
+}
