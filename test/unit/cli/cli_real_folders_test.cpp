@@ -101,7 +101,7 @@ TEST_CASE("real folders: a Qwen3-shaped hub-cache folder with Qwen3's tokenizer.
 }
 
 TEST_CASE("real folders: a Mistral-shaped hub-cache folder with Mistral's tokenizer.json",
-          "[cli][shared]") {
+          "[cli][shared][slow]") {
     check_real_folder("tiny-mistral", "mistral-7b-v0.1",
                       {"tokenizer.json", "tokenizer.model", "tokenizer_config.json"});
 }

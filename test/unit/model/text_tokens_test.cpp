@@ -26,7 +26,7 @@ model::LlamaConfig config(int64_t vocab, int64_t bos, std::vector<int64_t> eos) 
 }  // namespace
 
 TEST_CASE("text tokens: the window starts with the tokenizer's BOS, else config.json's",
-          "[model][tokenize][shared]") {
+          "[model][tokenize][shared][slow]") {
     // Mistral's tokenizer.json puts <s> (1) before the text itself.
     auto m = model::open_model_tokenizer(kTokenizers / "mistral-7b-v0.1", std::nullopt,
                                          config(32000, -1, {}));
@@ -50,7 +50,7 @@ TEST_CASE("text tokens: the window starts with the tokenizer's BOS, else config.
 }
 
 TEST_CASE("text tokens: generation_config.json's eos_token_id list wins over config.json's",
-          "[model][tokenize][shared]") {
+          "[model][tokenize][shared][slow]") {
     TempDir d;
     fs::copy_file(kTokenizers / "qwen3" / "tokenizer.json", d / "tokenizer.json");
     std::ofstream(d / "generation_config.json")

@@ -223,7 +223,7 @@ TEST_CASE("awq family block: the transform of every Mamba block is exact",
 }
 
 TEST_CASE("awq family block: the search keeps its promises, the same on 1 and 2 threads",
-          "[pipeline][awq][family][shared]") {
+          "[pipeline][awq][family][shared][slow]") {
     for (const char* file : {"tiny-rwkv-5v2-730K.safetensors", "tiny-rwkv-7v0-834K.safetensors"}) {
         SECTION(file) {
             auto o = open(rwkv_dir() / file);

@@ -94,7 +94,7 @@ TEST_CASE("data-free salience folds scales into the norm and keeps the product n
 }
 
 TEST_CASE("data-free salience lowers the KL of 4-bit round-to-nearest on stories260K",
-          "[pipeline][shared]") {
+          "[pipeline][shared][slow]") {
     const auto model = test::shared_dir() / "models" / "stories260K-hf";
     REQUIRE(std::filesystem::exists(model / "model.safetensors"));
     test::TempDir d;

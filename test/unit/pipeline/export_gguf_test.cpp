@@ -59,7 +59,7 @@ fs::path keep_all_config(const fs::path& dir) {
 }  // namespace
 
 TEST_CASE("gguf export: stories260K in F32, F16 and Q8_0 against the numpy reader",
-          "[gguf][shared]") {
+          "[gguf][shared][slow]") {
     const fs::path model = test::shared_dir() / "models/stories260K-hf";
     test::TempDir dir;
     const fs::path raw = dir / "raw.qbin", q8 = dir / "q8.qbin";

@@ -77,7 +77,8 @@ TEST_CASE("aggressive reaches a compression ratio of at least 7.42 on a 1B-shape
     CHECK(r->input_file_bytes > 4'000'000'000ull);
 }
 
-TEST_CASE("presets on stories260K: smaller file <=> larger error, strictly", "[pipeline][shared]") {
+TEST_CASE("presets on stories260K: smaller file <=> larger error, strictly",
+          "[pipeline][shared][slow]") {
     const auto model = test::shared_dir() / "models" / "stories260K-hf";
     REQUIRE(std::filesystem::exists(model / "model.safetensors"));
     test::TempDir d;

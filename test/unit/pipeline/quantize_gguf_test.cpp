@@ -44,7 +44,7 @@ std::string type_of(const fs::path& file, const std::string& name) {
 }  // namespace
 
 TEST_CASE("quantize --format gguf: AWQ inside GGUF from calibration text, and plain rounding",
-          "[gguf][awq][shared]") {
+          "[gguf][awq][shared][slow]") {
     const fs::path model = test::shared_dir() / "models" / "stories260K-hf";
     const fs::path text = test::shared_dir() / "text" / "tinystories_calib.txt";
     test::TempDir dir;
