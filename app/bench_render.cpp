@@ -294,4 +294,99 @@ void print_bench_tables(const pipeline::BenchReport* r,
     }
 }
 
+namespace {
+
+ojson generate_model_json(const pipeline::GenerateModelBench& m) {
+    ojson o;
+    o["role"] = m.role;
+    o["file"] = m.file;
+    o["file_bytes"] = m.file_bytes;
+    o["prompt_tokens_per_s"] = spread_json(m.prompt_tokens_per_s);
+    o["gen_tokens_per_s"] = spread_json(m.gen_tokens_per_s);
+    o["prompt_seconds"] = spread_json(m.prompt_seconds);
+    o["gen_seconds"] = spread_json(m.gen_seconds);
+    o["step_ms"] = spread_json(m.step_ms);
+    o["load_seconds"] = spread_json(m.load_seconds);
+    o["peak_rss_bytes"] = m.peak_rss_bytes;
+    o["start_rss_bytes"] = m.start_rss_bytes;
+    o["prompt_ids"] = m.prompt_ids;
+    o["generated_ids"] = m.generated_ids;
+    o["ids_stable"] = m.ids_stable;
+    return o;
+}
+
+// A rate: no decimals from 100 up.
+std::string rate_text(double v) {
+    return fixed(v, v >= 100 ? 0 : 1);
+}
+
+std::string rate_spread(const pipeline::Spread& s) {
+    return rate_text(s.median) + " (" + rate_text(s.min) + "–" + rate_text(s.max) + ")";
+}
+
+}  // namespace
+
+ojson generate_bench_json(const pipeline::GenerateBenchReport& r) {
+    ojson j;
+    j["schema"] = "sutra.bench.generate/1";
+    j["model"] = r.model;
+    j["family"] = r.family;
+    j["tokenizer"] = r.tokenizer.empty() ? ojson() : ojson(r.tokenizer);
+    j["threads"] = r.threads;
+    j["isa"] = r.isa;
+    j["blas"] = r.blas;
+    j["runs"] = r.runs;
+    j["warmup"] = r.warmup;
+    j["isolation"] = "fork";  // every run in a child process of its own
+    j["sampling"] = "greedy";
+    j["stop_at_eos"] = false;
+    j["prompt"] = {{"source", r.prompt_source}, {"tokens", r.prompt_tokens}, {"ids", r.prompt_ids}};
+    j["gen_tokens"] = r.gen_tokens;
+    j["quantized_by"] = r.quantized_by;
+    j["method"] = r.method;
+    j["quantize_seconds"] = r.quantized_by == "bench" ? ojson(r.quantize_seconds) : ojson();
+    j["models"] = ojson::array({generate_model_json(r.original), generate_model_json(r.quantized)});
+    j["speedup"] = {{"prompt", r.prompt_speedup}, {"generation", r.gen_speedup}};
+    j["memory_ratio"] = r.memory_ratio;
+    j["size_ratio"] = r.size_ratio;
+    j["same_prefix_tokens"] = r.same_prefix_tokens;
+    return j;
+}
+
+void print_generate_bench_tables(const pipeline::GenerateBenchReport& r, bool md) {
+    const std::string tokenizer = r.tokenizer.empty() ? "" : ", " + r.tokenizer;
+    std::printf(
+        "%s%s (%s): %lld prompt tokens (%s%s), %lld generated greedily; %u threads, %s "
+        "kernels, OpenBLAS %s; %d runs after %d warm-up, each in a process of its own; "
+        "median (min–max)\n",
+        md ? "**sutra bench --generate** " : "", r.model.c_str(), r.family.c_str(),
+        static_cast<long long>(r.prompt_tokens), r.prompt_source.c_str(), tokenizer.c_str(),
+        static_cast<long long>(r.gen_tokens), r.threads, r.isa.c_str(), r.blas.c_str(), r.runs,
+        r.warmup);
+    if (r.quantized_by == "bench")
+        std::printf("%squantized here: %s, %s s (a temporary file, removed)\n", md ? "\n" : "",
+                    r.method.c_str(), fixed(r.quantize_seconds, 2).c_str());
+    else
+        std::printf("%squantized: %s (%s)\n", md ? "\n" : "", r.quantized.file.c_str(),
+                    r.method.empty() ? "method not recorded" : r.method.c_str());
+    std::printf("\n");
+    Table t({"model", "file size", "prompt tok/s", "generation tok/s", "median ms/step", "peak RSS",
+             "load s"});
+    for (const auto* m : {&r.original, &r.quantized})
+        t.add({m->role, human_bytes(m->file_bytes), rate_spread(m->prompt_tokens_per_s),
+               rate_spread(m->gen_tokens_per_s), fixed(m->step_ms.median, 3),
+               human_bytes(m->peak_rss_bytes), fixed(m->load_seconds.median, 3)});
+    t.add({"quantized / original", fixed(1.0 / std::max(r.size_ratio, 1e-300), 2) + "x",
+           fixed(r.prompt_speedup, 2) + "x", fixed(r.gen_speedup, 2) + "x",
+           fixed(r.quantized.step_ms.median / std::max(r.original.step_ms.median, 1e-300), 2) + "x",
+           fixed(r.memory_ratio, 2) + "x", ""});
+    t.print(md);
+    std::printf("\n%sgreedy ids: the first %lld of %lld the same in both models\n", md ? "" : "",
+                static_cast<long long>(r.same_prefix_tokens), static_cast<long long>(r.gen_tokens));
+    for (const auto* m : {&r.original, &r.quantized})
+        if (!m->ids_stable)
+            std::printf("%snote: the %s model's runs did not all generate the same ids\n",
+                        md ? "\n" : "", m->role.c_str());
+}
+
 }  // namespace sutra::app

@@ -2,6 +2,8 @@
 //             [--tokenizer SOURCE --text FILE]
 // sutra bench MODEL --methods rtn,awq --calib-text CALIB --eval-text EVAL [--bits 3,4]
 //             [--eval-tokens N] [--plot FILE.svg]      (accuracy: one quantization per point)
+// sutra bench MODEL --generate [--against OUT.qbin] [--prompt-tokens N] [--gen-tokens M]
+//             [--prompt TEXT | --tokens-file IDS]   (generation speed, original vs quantized)
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -29,6 +31,16 @@ struct Args {
     bool json = false, markdown = false, kernels = false;
     uint64_t kernel_elements = 1u << 20;
     CLI::Option *runs_opt = nullptr, *warmup_opt = nullptr;
+    // --generate
+    bool generate = false;
+    std::string against, prompt, tokens_file;
+    int64_t prompt_tokens = pipeline::kDefaultBenchPromptTokens;
+    int64_t gen_tokens = pipeline::kDefaultBenchGenTokens;
+    // Flags that only --generate takes, and those that describe a quantization (the quant
+    // flags, --methods, --bits; --tokenizer aside: it also names the prompt's tokenizer).
+    CLI::Option *prompt_opt = nullptr, *prompt_tokens_opt = nullptr;
+    std::vector<const CLI::Option*> generate_only, quantization;
+    std::vector<const CLI::Option*> not_generate;  // what --generate refuses
 };
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -66,6 +78,72 @@ Result<std::vector<int>> parse_bits(const std::string& s) {
     return out;
 }
 
+// The first of `opts` given on the command line, or nullptr.
+const CLI::Option* first_given(const std::vector<const CLI::Option*>& opts) {
+    for (const auto* o : opts)
+        if (o->count() > 0) return o;
+    return nullptr;
+}
+
+// `sutra bench MODEL --generate`: the original and its quantized model, generating.
+int run_generate_bench(const Args& a, const GlobalOptions& g) {
+    if (const auto* o = first_given(a.not_generate))
+        return fail(make_error(Errc::invalid_argument,
+                               o->get_name() + " does not go with --generate (which times "
+                                               "generation of the original and quantized model; "
+                                               "drop one of the two)"));
+    if (a.input.empty())
+        return fail(make_error(Errc::invalid_argument,
+                               "--generate needs a MODEL: the original checkpoint (file, index "
+                               "or folder)"));
+    pipeline::GenerateBenchOptions opt;
+    opt.quantize.input = a.input;
+    if (!a.against.empty()) {
+        opt.against = a.against;
+        if (const auto* o = first_given(a.quantization))
+            return fail(make_error(Errc::invalid_argument,
+                                   o->get_name() + " says how to quantize MODEL, but --against " +
+                                       a.against + " is quantized already (drop " + o->get_name() +
+                                       ", or drop --against to "
+                                       "quantize MODEL in this run)"));
+    }
+    const std::vector<std::string> methods = split_commas(a.methods);
+    if (methods.size() != 1)
+        return fail(make_error(Errc::invalid_argument,
+                               "--generate compares the original with one quantization: give "
+                               "one method in --methods (got \"" +
+                                   one_line(a.methods) + "\")"));
+    opt.method = methods[0];
+    QuantFlags q = a.q;
+    if (!a.bits.empty()) {
+        auto b = parse_bits(a.bits);
+        if (!b) return fail(b.error());
+        if (b->size() != 1)
+            return fail(make_error(Errc::invalid_argument,
+                                   "--generate takes one --bits width (a list is for "
+                                   "--eval-text)"));
+        q.bits = b->front();
+    }
+    if (auto st = apply_quant_flags(q, g, opt.quantize); !st.ok()) return fail(st.error());
+    opt.out_dir = a.out_dir;
+    if (a.prompt_opt->count()) opt.prompt = a.prompt;
+    if (!a.tokens_file.empty()) opt.tokens_file = a.tokens_file;
+    if (a.prompt_tokens_opt->count()) opt.prompt_tokens = a.prompt_tokens;
+    opt.gen_tokens = a.gen_tokens;
+    opt.runs = a.runs;
+    opt.warmup = a.warmup;
+    auto progress = make_progress(g);
+    auto r = pipeline::run_generate_bench(opt, progress.get());
+    if (!r) return fail(r.error());
+    if (a.json)
+        std::printf("%s\n", generate_bench_json(*r)
+                                .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                                .c_str());
+    else
+        print_generate_bench_tables(*r, a.markdown);
+    return kExitOk;
+}
+
 }  // namespace
 
 Runner add_bench(CLI::App& app, const GlobalOptions& g) {
@@ -86,12 +164,18 @@ Runner add_bench(CLI::App& app, const GlobalOptions& g) {
     // --tokenizer (a quant flag, also the calibration tokenizer) names the tokenizer timed.
     app.add_option("--text", a->text,
                    "Time --tokenizer's encode of this text (whole, once per run; at most 1 GiB)");
+    const auto before = app.get_options();
     add_quant_flags(app, a->q);
     // bench takes a list of bit widths (one accuracy point each): its own --bits.
     app.remove_option(app.get_option("--bits"));
     app.add_option("--bits", a->bits,
                    "Bits for every quantized tensor: 3, 4 or 8; with --eval-text a list (3,4): "
                    "one point per method and width");
+    for (const auto* o : app.get_options())
+        if (std::find(before.begin(), before.end(), o) == before.end() &&
+            o->get_name() != "--tokenizer")
+            a->quantization.push_back(o);
+    a->quantization.push_back(app.get_option("--methods"));
     app.add_option("--eval-text", a->eval_text,
                    "Compare the methods on accuracy: quantize each once and evaluate it against "
                    "the full-precision model on this text (not the calibration text)");
@@ -102,10 +186,43 @@ Runner add_bench(CLI::App& app, const GlobalOptions& g) {
     app.add_option("--plot", a->plot,
                    "With --eval-text: write an SVG chart of output size against mean KL, one "
                    "line per method (replaced if it exists)");
+    app.add_flag("--generate", a->generate,
+                 "Time generation (prompt processing and decode tokens/s, peak memory) of MODEL "
+                 "and its quantized model in one run (MODEL quantized here with the flags "
+                 "above, or --against OUT.qbin)");
+    a->prompt_tokens_opt =
+        app.add_option("--prompt-tokens", a->prompt_tokens,
+                       "With --generate: prompt length in tokens (default 128; the text of "
+                       "--prompt or a built-in text repeated as needed)");
+    a->prompt_opt =
+        app.add_option("--prompt", a->prompt,
+                       "With --generate: prompt text, through the model's tokenizer (default: a "
+                       "built-in English text; random ids without a tokenizer)");
+    a->generate_only = {
+        a->prompt_tokens_opt,
+        a->prompt_opt,
+        app.add_option("--gen-tokens", a->gen_tokens,
+                       "With --generate: tokens generated greedily, one decode step each, no "
+                       "stop at EOS (default 64)"),
+        app.add_option("--tokens-file", a->tokens_file,
+                       "With --generate: the prompt as whitespace-separated token ids, all of "
+                       "them"),
+        app.add_option("--against", a->against,
+                       "With --generate: the .qbin to compare, made from MODEL (default: "
+                       "quantize MODEL now into a temporary file)"),
+    };
+    a->not_generate = {app.get_option("--kernels"),     app.get_option("--kernel-elements"),
+                       app.get_option("--text"),        app.get_option("--eval-text"),
+                       app.get_option("--eval-tokens"), app.get_option("--eval-seq-len"),
+                       app.get_option("--plot")};
     auto* json = app.add_flag("--json", a->json, "Print the result as JSON on stdout");
     app.add_flag("--markdown", a->markdown, "Print the result as Markdown tables")->excludes(json);
 
     return [a, &g]() -> int {
+        if (a->generate) return run_generate_bench(*a, g);
+        if (const auto* o = first_given(a->generate_only))
+            return fail(make_error(Errc::invalid_argument,
+                                   o->get_name() + " needs --generate (the generation bench)"));
         const std::string& tokenizer = a->q.tokenizer;
         if (a->input.empty() && !a->kernels && a->text.empty())
             return fail(make_error(Errc::invalid_argument,
