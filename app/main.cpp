@@ -73,7 +73,9 @@ int main(int argc, char** argv) {
     add("calibrate",
         "Activation statistics of a model on a calibration text, for `quantize --calib`",
         add_calibrate);
-    add("bench", "Time quantization per stage against the copy limit; --kernels for SIMD kernels",
+    add("bench",
+        "Time quantization against the copy limit; --eval-text: methods on accuracy; --generate: "
+        "original vs quantized tokens/s; --kernels",
         add_bench);
     add("tokenize", "Token ids of a text with a model's tokenizer, or the text of token ids",
         add_tokenize);
