@@ -15,8 +15,8 @@ double seconds_since(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// Runs `tokens` (following `position` tokens the state has seen) through every block and
-// leaves the logits of the last one in `logits` [vocab].
+}  // namespace
+
 Status run_tokens(Model& model, std::span<const int32_t> tokens, int64_t position,
                   SequenceState& state, std::vector<float>& logits) {
     const ModelInfo& info = model.info();
@@ -52,8 +52,6 @@ Status run_tokens(Model& model, std::span<const int32_t> tokens, int64_t positio
                                               std::to_string(info.vocab_size));
     return {};
 }
-
-}  // namespace
 
 double GenerateResult::prompt_tokens_per_second() const {
     return prompt_seconds > 0.0 ? static_cast<double>(prompt_tokens) / prompt_seconds : 0.0;

@@ -18,6 +18,11 @@
 
 namespace sutra::model {
 
+// Runs `tokens` (following `position` tokens the state has seen) through every block and
+// leaves the logits of the last one in `logits` [vocab] (the head runs on that row alone).
+Status run_tokens(Model& model, std::span<const int32_t> tokens, int64_t position,
+                  SequenceState& state, std::vector<float>& logits);
+
 struct GenerateOptions {
     SamplerOptions sampler;
     int64_t max_tokens = 128;  // --max-tokens: ids generated at most (0: run the prompt only)

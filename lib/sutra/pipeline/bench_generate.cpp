@@ -9,6 +9,7 @@
 
 #include "sutra/base/thread_pool.hpp"
 #include "sutra/model/blas.hpp"
+#include "sutra/model/generate.hpp"
 #include "sutra/model/model_source.hpp"
 #include "sutra/model/sampler.hpp"
 #include "sutra/model/text_tokens.hpp"
@@ -118,34 +119,6 @@ Result<Prompt> make_prompt(const GenerateBenchOptions& opt, int64_t n) {
     return p;
 }
 
-// Embed `tokens` (after `position` tokens), every block, the head of the last row.
-Status forward_last(model::Model& m, std::span<const int32_t> tokens, int64_t position,
-                    model::SequenceState& state, std::vector<float>& logits) {
-    model::Activations x;
-    SUTRA_TRY(m.embed(tokens, position, x));
-    const auto layers = static_cast<int>(m.info().num_layers);
-    for (int l = 0; l < layers; ++l)
-        SUTRA_TRY(m.run_block(l, x, state));
-    if (x.rows > 1) {
-        const auto cols = static_cast<size_t>(x.cols);
-        const auto last = static_cast<size_t>(x.rows - 1);
-        model::Activations tail;
-        tail.rows = 1;
-        tail.cols = x.cols;
-        tail.first_position = x.first_position + x.rows - 1;
-        tail.data.assign(x.data.begin() + static_cast<ptrdiff_t>(last * cols),
-                         x.data.begin() + static_cast<ptrdiff_t>((last + 1) * cols));
-        x = std::move(tail);
-    }
-    SUTRA_TRY(m.head(x, logits));
-    if (logits.size() != static_cast<size_t>(m.info().vocab_size))
-        return make_error(Errc::internal, "bench --generate: the head gave " +
-                                              std::to_string(logits.size()) +
-                                              " logits for one token, expected vocab_size " +
-                                              std::to_string(m.info().vocab_size));
-    return {};
-}
-
 // One run, in the child: open, load every weight (one token through the model), the prompt
 // pass, gen_tokens greedy steps.
 Result<json> run_once(const fs::path& file, const std::optional<fs::path>& model_dir,
@@ -159,7 +132,8 @@ Result<json> run_once(const fs::path& file, const std::optional<fs::path>& model
     {
         std::unique_ptr<model::SequenceState> warm = m->new_state();
         if (!warm) return make_error(Errc::internal, "bench --generate: no sequence state");
-        SUTRA_TRY(forward_last(*m, std::span<const int32_t>(prompt.data(), 1), 0, *warm, logits));
+        SUTRA_TRY(
+            model::run_tokens(*m, std::span<const int32_t>(prompt.data(), 1), 0, *warm, logits));
     }
     const double load_seconds = seconds_since(t_load);
 
@@ -169,7 +143,7 @@ Result<json> run_once(const fs::path& file, const std::optional<fs::path>& model
     std::unique_ptr<model::SequenceState> state = m->new_state();
     if (!state) return make_error(Errc::internal, "bench --generate: no sequence state");
     const auto t_prompt = Clock::now();
-    SUTRA_TRY(forward_last(*m, prompt, 0, *state, logits));
+    SUTRA_TRY(model::run_tokens(*m, prompt, 0, *state, logits));
     const double prompt_seconds = seconds_since(t_prompt);
 
     std::vector<int32_t> ids;
@@ -180,7 +154,8 @@ Result<json> run_once(const fs::path& file, const std::optional<fs::path>& model
     for (int64_t n = 0; n < gen_tokens; ++n) {
         const auto t0 = Clock::now();
         SUTRA_ASSIGN(const int32_t id, sampler.sample(logits));
-        SUTRA_TRY(forward_last(*m, std::span<const int32_t>(&id, 1), position, *state, logits));
+        SUTRA_TRY(
+            model::run_tokens(*m, std::span<const int32_t>(&id, 1), position, *state, logits));
         steps.push_back(seconds_since(t0));
         ids.push_back(id);
         ++position;
