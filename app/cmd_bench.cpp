@@ -23,7 +23,7 @@
 namespace sutra::app {
 namespace {
 
-struct Args {
+struct BenchArgs {
     std::string input, methods = "rtn", out_dir, text, bits, eval_text, plot;
     QuantFlags q;
     int runs = 3, warmup = 1;
@@ -86,7 +86,7 @@ const CLI::Option* first_given(const std::vector<const CLI::Option*>& opts) {
 }
 
 // `sutra bench MODEL --generate`: the original and its quantized model, generating.
-int run_generate_bench(const Args& a, const GlobalOptions& g) {
+int run_generate_bench(const BenchArgs& a, const GlobalOptions& g) {
     if (const auto* o = first_given(a.not_generate))
         return fail(make_error(Errc::invalid_argument,
                                o->get_name() + " does not go with --generate (which times "
@@ -147,7 +147,7 @@ int run_generate_bench(const Args& a, const GlobalOptions& g) {
 }  // namespace
 
 Runner add_bench(CLI::App& app, const GlobalOptions& g) {
-    auto a = std::make_shared<Args>();
+    auto a = std::make_shared<BenchArgs>();
     app.add_option("model", a->input,
                    "Checkpoint to quantize: .safetensors file, *.index.json, or model folder");
     app.add_option("--methods", a->methods,

@@ -13,7 +13,7 @@
 namespace sutra::app {
 namespace {
 
-struct Args {
+struct QuantizeArgs {
     std::string input, output, method = "auto";
     QuantFlags q;
     bool force = false, dry_run = false, json = false;
@@ -203,7 +203,7 @@ void print_summary(const pipeline::QuantizeReport& r) {
 }  // namespace
 
 Runner add_quantize(CLI::App& app, const GlobalOptions& g) {
-    auto a = std::make_shared<Args>();
+    auto a = std::make_shared<QuantizeArgs>();
     app.add_option("model", a->input,
                    "Checkpoint: .safetensors file, *.index.json, or model folder")
         ->required();

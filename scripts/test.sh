@@ -2,8 +2,9 @@
 # Sets up a fresh Debian machine, then builds and runs every test twice: a Release build with
 # warnings as errors, and an ASan + UBSan build (without the [slow] full-text evaluations,
 # which the Release run covers; -g1: line tables only, enough for sanitizer stack traces and
-# about a fifth faster to compile than -g). Also checks formatting. Tests that need the
-# fixtures in ../shared are reported skipped when that folder is absent.
+# about a fifth faster to compile than -g; a unity build, the CLI and test code unoptimised:
+# see CMakeLists.txt). Also checks formatting. Tests that need the fixtures in ../shared are
+# reported skipped when that folder is absent. The test programs run two at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,10 +16,10 @@ clang-format --dry-run -Werror $files
 
 echo "== release build"
 bash scripts/build.sh build -DSUTRA_WERROR=ON
-(cd build && ctest --output-on-failure)
+(cd build && ctest --output-on-failure -j 2)
 
 echo "== ASan + UBSan build"
 bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
-  -DSUTRA_SANITIZE=ON -DSUTRA_SKIP_SLOW_TESTS=ON
+  -DSUTRA_SANITIZE=ON -DSUTRA_SKIP_SLOW_TESTS=ON -DSUTRA_UNITY_BUILD=ON
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --output-on-failure)
+  ctest --output-on-failure -j 2)

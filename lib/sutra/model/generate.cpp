@@ -5,15 +5,13 @@
 #include <memory>
 #include <string>
 
+#include "sutra/base/stopwatch.hpp"
+
 namespace sutra::model {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-    return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 }  // namespace
 

@@ -15,6 +15,12 @@
 
 namespace sutra::model {
 
+// A tensor shape from its dimensions, outermost first: dims(rows, cols).
+template <class... D>
+std::vector<uint64_t> dims(D... d) {
+    return {static_cast<uint64_t>(d)...};
+}
+
 class WeightSource {
   public:
     virtual ~WeightSource() = default;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <limits>
 
+#include "sutra/base/stopwatch.hpp"
 #include "sutra/base/thread_pool.hpp"
 #include "sutra/model/blas.hpp"
 #include "sutra/simd/dispatch.hpp"
@@ -15,10 +16,6 @@ namespace {
 
 using model::Activations;
 using model::BlockWeights;
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 enum Lin { kQ, kK, kV, kO, kGate, kUp, kDown };
 

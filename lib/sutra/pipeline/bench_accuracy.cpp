@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "sutra/base/checksum.hpp"
+#include "sutra/base/stopwatch.hpp"
 #include "sutra/base/thread_pool.hpp"
 #include "sutra/io/checkpoint.hpp"
 #include "sutra/model/evaluate.hpp"
@@ -106,10 +107,6 @@ Result<json> evaluate_point(const AccuracyBenchOptions& opt, const EvalText& tex
                 {"top1_agreement", r.top1_agreement},
                 {"tokens", r.tokens},
                 {"windows", r.reference.windows}};
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "sutra/base/stopwatch.hpp"
 #include "sutra/base/thread_pool.hpp"
 #include "sutra/model/blas.hpp"
 #include "sutra/model/generate.hpp"
@@ -32,10 +33,6 @@ const char* const kBenchPromptText =
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-    return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 // `first` then `repeat` again and again, cut at n ids (`repeat` empty: `first` cut at n).
 std::vector<int32_t> fill_to(std::vector<int32_t> first, const std::vector<int32_t>& repeat,

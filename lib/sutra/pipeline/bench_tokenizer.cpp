@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "sutra/base/memory.hpp"
+#include "sutra/base/stopwatch.hpp"
 #include "sutra/io/file.hpp"
 #include "sutra/tokenize/discovery.hpp"
 
@@ -12,10 +13,6 @@ namespace sutra::pipeline {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-double seconds_since(clock_type::time_point t0) {
-    return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
 
 Result<std::string> read_whole(const std::filesystem::path& path) {
     SUTRA_ASSIGN(io::InputFile f, io::InputFile::open(path));

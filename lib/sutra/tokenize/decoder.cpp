@@ -16,7 +16,7 @@ namespace {
 using nlohmann::json;
 using Tokens = std::vector<std::string>;
 
-constexpr const char* kSupported =
+constexpr const char* kSupportedDecoders =
     "ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip, WordPiece, BPEDecoder, CTC, "
     "Sequence";
 constexpr int kMaxDepth = 16;
@@ -313,7 +313,8 @@ Result<bool> metaspace_strips_first(const json& j, const std::string& what) {
     return get_bool(j, "add_prefix_space", true, what);
 }
 
-Result<std::unique_ptr<Decoder>> make_at(const json& j, const std::string& what, int depth) {
+Result<std::unique_ptr<Decoder>> make_decoder_at(const json& j, const std::string& what,
+                                                 int depth) {
     using Ptr = std::unique_ptr<Decoder>;
     if (depth > kMaxDepth)
         return make_error(Errc::too_large, what + ": Sequence decoders nested deeper than " +
@@ -362,20 +363,22 @@ Result<std::unique_ptr<Decoder>> make_at(const json& j, const std::string& what,
             return json_field_error(what, "a Sequence decoder needs an array \"decoders\"");
         auto seq = std::make_unique<SequenceDecoder>();
         for (std::size_t k = 0; k < it->size(); ++k) {
-            SUTRA_ASSIGN(auto part, make_at((*it)[k], what + ".decoders[" + std::to_string(k) + "]",
-                                            depth + 1));
+            SUTRA_ASSIGN(auto part,
+                         make_decoder_at((*it)[k], what + ".decoders[" + std::to_string(k) + "]",
+                                         depth + 1));
             seq->parts.push_back(std::move(part));
         }
         return Ptr(std::move(seq));
     }
-    return make_error(Errc::unsupported, what + ": decoder type \"" + type +
-                                             "\" is not supported (supported: " + kSupported + ")");
+    return make_error(Errc::unsupported,
+                      what + ": decoder type \"" + type +
+                          "\" is not supported (supported: " + kSupportedDecoders + ")");
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Decoder>> make_decoder(const json& j, const std::string& what) {
-    return make_at(j, what, 0);
+    return make_decoder_at(j, what, 0);
 }
 
 }  // namespace sutra::tokenize

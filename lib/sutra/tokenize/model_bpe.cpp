@@ -17,7 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::size_t kKeepScratch = std::size_t{1} << 16;  // symbols kept per thread
+constexpr std::size_t kKeepSymbols = std::size_t{1} << 16;  // symbols kept per thread
 
 class BpeModel final : public Model {
   public:
@@ -175,7 +175,7 @@ class BpeModel final : public Model {
         for (const Symbol& s : sym)
             if (s.alive) out.push_back(s.id);
         // A huge piece (a whole text without a pre-tokenizer) must not pin its scratch memory.
-        if (sym.capacity() > kKeepScratch) {
+        if (sym.capacity() > kKeepSymbols) {
             sym = {};
             heap = {};
         }

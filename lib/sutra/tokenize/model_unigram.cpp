@@ -19,7 +19,7 @@ using nlohmann::json;
 
 // The crate's K_UNK_PENALTY.
 constexpr double kUnkPenalty = 10.0;
-constexpr std::size_t kKeepScratch = std::size_t{1} << 16;  // positions kept per thread
+constexpr std::size_t kKeepPositions = std::size_t{1} << 16;  // positions kept per thread
 
 class UnigramModel final : public Model {
   public:
@@ -141,7 +141,7 @@ class UnigramModel final : public Model {
             // Without unk_id the crate fails the encode; sutra drops the characters.
             if (unk_id >= 0) out.push_back(unk_id);
         }
-        if (best.capacity() > kKeepScratch) {
+        if (best.capacity() > kKeepPositions) {
             best = {};
             path = {};
             unk = {};

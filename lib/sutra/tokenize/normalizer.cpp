@@ -16,7 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kSupported =
+constexpr const char* kSupportedNormalizers =
     "BertNormalizer, ByteLevel, Lowercase, NFC, NFD, NFKC, NFKD, Nmt, Precompiled, Prepend, "
     "Replace, Sequence, Strip, StripAccents";
 
@@ -217,7 +217,8 @@ class SequenceNormalizer final : public Normalizer {
     std::vector<std::unique_ptr<Normalizer>> parts_;
 };
 
-Result<std::unique_ptr<Normalizer>> make_at(const json& j, const std::string& what, int depth);
+Result<std::unique_ptr<Normalizer>> make_normalizer_at(const json& j, const std::string& what,
+                                                       int depth);
 
 Result<std::unique_ptr<Normalizer>> make_replace(const json& j, const std::string& what) {
     SUTRA_ASSIGN(auto re, read_pattern(j, what));
@@ -250,8 +251,8 @@ Result<std::unique_ptr<Normalizer>> make_bert(const json& j, const std::string& 
         std::make_unique<BertNormalizer>(clean_text, chinese, strip_accents, lowercase));
 }
 
-Result<std::unique_ptr<Normalizer>> make_sequence(const json& j, const std::string& what,
-                                                  int depth) {
+Result<std::unique_ptr<Normalizer>> make_normalizer_sequence(const json& j, const std::string& what,
+                                                             int depth) {
     if (!j.contains("normalizers") || !j["normalizers"].is_array())
         return make_error(Errc::bad_format,
                           what + ": a Sequence normalizer needs an array \"normalizers\"");
@@ -259,13 +260,15 @@ Result<std::unique_ptr<Normalizer>> make_sequence(const json& j, const std::stri
     const json& list = j["normalizers"];
     for (std::size_t k = 0; k < list.size(); ++k) {
         SUTRA_ASSIGN(auto part,
-                     make_at(list[k], what + ".normalizers[" + std::to_string(k) + "]", depth + 1));
+                     make_normalizer_at(list[k], what + ".normalizers[" + std::to_string(k) + "]",
+                                        depth + 1));
         parts.push_back(std::move(part));
     }
     return std::unique_ptr<Normalizer>(std::make_unique<SequenceNormalizer>(std::move(parts)));
 }
 
-Result<std::unique_ptr<Normalizer>> make_at(const json& j, const std::string& what, int depth) {
+Result<std::unique_ptr<Normalizer>> make_normalizer_at(const json& j, const std::string& what,
+                                                       int depth) {
     if (depth > kMaxComponentDepth)
         return make_error(Errc::too_large, what + ": Sequence normalizers nested deeper than " +
                                                std::to_string(kMaxComponentDepth));
@@ -290,16 +293,17 @@ Result<std::unique_ptr<Normalizer>> make_at(const json& j, const std::string& wh
     if (type == "Replace") return make_replace(j, what);
     if (type == "Precompiled") return make_precompiled(j, what);
     if (type == "BertNormalizer") return make_bert(j, what);
-    if (type == "Sequence") return make_sequence(j, what, depth);
-    return make_error(Errc::unsupported, what + ": normalizer type \"" + type +
-                                             "\" is not supported (supported: " + kSupported + ")");
+    if (type == "Sequence") return make_normalizer_sequence(j, what, depth);
+    return make_error(Errc::unsupported,
+                      what + ": normalizer type \"" + type +
+                          "\" is not supported (supported: " + kSupportedNormalizers + ")");
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Normalizer>> make_normalizer(const nlohmann::json& j,
                                                     const std::string& what) {
-    return make_at(j, what, 0);
+    return make_normalizer_at(j, what, 0);
 }
 
 }  // namespace sutra::tokenize

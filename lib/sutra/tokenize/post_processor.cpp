@@ -14,7 +14,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kSupported =
+constexpr const char* kSupportedPostProcessors =
     "TemplateProcessing, ByteLevel, RobertaProcessing, BertProcessing, Sequence";
 constexpr int kMaxDepth = 16;
 constexpr std::size_t kMaxTemplatePieces = 1024;
@@ -202,7 +202,8 @@ Result<std::unique_ptr<PostProcessor>> make_template(const json& j, const std::s
     return std::unique_ptr<PostProcessor>(std::move(p));
 }
 
-Result<std::unique_ptr<PostProcessor>> make_at(const json& j, const std::string& what, int depth) {
+Result<std::unique_ptr<PostProcessor>> make_post_processor_at(const json& j,
+                                                              const std::string& what, int depth) {
     if (depth > kMaxDepth)
         return make_error(Errc::too_large, what + ": Sequence post-processors nested deeper than " +
                                                std::to_string(kMaxDepth));
@@ -222,21 +223,22 @@ Result<std::unique_ptr<PostProcessor>> make_at(const json& j, const std::string&
                                     "a Sequence post-processor needs an array \"processors\"");
         auto seq = std::make_unique<SequenceProcessor>();
         for (std::size_t k = 0; k < it->size(); ++k) {
-            SUTRA_ASSIGN(
-                auto part,
-                make_at((*it)[k], what + ".processors[" + std::to_string(k) + "]", depth + 1));
+            SUTRA_ASSIGN(auto part,
+                         make_post_processor_at(
+                             (*it)[k], what + ".processors[" + std::to_string(k) + "]", depth + 1));
             seq->parts.push_back(std::move(part));
         }
         return std::unique_ptr<PostProcessor>(std::move(seq));
     }
-    return make_error(Errc::unsupported, what + ": post-processor type \"" + type +
-                                             "\" is not supported (supported: " + kSupported + ")");
+    return make_error(Errc::unsupported,
+                      what + ": post-processor type \"" + type +
+                          "\" is not supported (supported: " + kSupportedPostProcessors + ")");
 }
 
 }  // namespace
 
 Result<std::unique_ptr<PostProcessor>> make_post_processor(const json& j, const std::string& what) {
-    return make_at(j, what, 0);
+    return make_post_processor_at(j, what, 0);
 }
 
 }  // namespace sutra::tokenize

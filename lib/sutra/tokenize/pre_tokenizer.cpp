@@ -22,7 +22,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kSupported =
+constexpr const char* kSupportedPreTokenizers =
     "BertPreTokenizer, ByteLevel, Digits, Metaspace, Punctuation, Sequence, Split, "
     "UnicodeScripts, Whitespace, WhitespaceSplit";
 
@@ -429,24 +429,28 @@ Result<std::unique_ptr<PreTokenizer>> make_metaspace(const json& j, const std::s
         std::make_unique<MetaspacePreTokenizer>(std::move(replacement), scheme, split));
 }
 
-Result<std::unique_ptr<PreTokenizer>> make_at(const json& j, const std::string& what, int depth);
+Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer_at(const json& j, const std::string& what,
+                                                            int depth);
 
-Result<std::unique_ptr<PreTokenizer>> make_sequence(const json& j, const std::string& what,
-                                                    int depth) {
+Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer_sequence(const json& j,
+                                                                  const std::string& what,
+                                                                  int depth) {
     if (!j.contains("pretokenizers") || !j["pretokenizers"].is_array())
         return make_error(Errc::bad_format,
                           what + ": a Sequence pre-tokenizer needs an array \"pretokenizers\"");
     std::vector<std::unique_ptr<PreTokenizer>> parts;
     const json& list = j["pretokenizers"];
     for (std::size_t k = 0; k < list.size(); ++k) {
-        SUTRA_ASSIGN(auto part, make_at(list[k], what + ".pretokenizers[" + std::to_string(k) + "]",
-                                        depth + 1));
+        SUTRA_ASSIGN(auto part,
+                     make_pre_tokenizer_at(
+                         list[k], what + ".pretokenizers[" + std::to_string(k) + "]", depth + 1));
         parts.push_back(std::move(part));
     }
     return std::unique_ptr<PreTokenizer>(std::make_unique<SequencePreTokenizer>(std::move(parts)));
 }
 
-Result<std::unique_ptr<PreTokenizer>> make_at(const json& j, const std::string& what, int depth) {
+Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer_at(const json& j, const std::string& what,
+                                                            int depth) {
     if (depth > kMaxComponentDepth)
         return make_error(Errc::too_large, what + ": Sequence pre-tokenizers nested deeper than " +
                                                std::to_string(kMaxComponentDepth));
@@ -492,16 +496,17 @@ Result<std::unique_ptr<PreTokenizer>> make_at(const json& j, const std::string& 
     }
     if (type == "UnicodeScripts")
         return std::unique_ptr<PreTokenizer>(std::make_unique<UnicodeScriptsPreTokenizer>());
-    if (type == "Sequence") return make_sequence(j, what, depth);
-    return make_error(Errc::unsupported, what + ": pre-tokenizer type \"" + type +
-                                             "\" is not supported (supported: " + kSupported + ")");
+    if (type == "Sequence") return make_pre_tokenizer_sequence(j, what, depth);
+    return make_error(Errc::unsupported,
+                      what + ": pre-tokenizer type \"" + type +
+                          "\" is not supported (supported: " + kSupportedPreTokenizers + ")");
 }
 
 }  // namespace
 
 Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const nlohmann::json& j,
                                                          const std::string& what) {
-    return make_at(j, what, 0);
+    return make_pre_tokenizer_at(j, what, 0);
 }
 
 }  // namespace sutra::tokenize

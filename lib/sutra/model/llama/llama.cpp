@@ -10,6 +10,7 @@
 
 #include "sutra/model/blas.hpp"
 #include "sutra/model/embedding.hpp"
+#include "sutra/model/fast_math.hpp"
 
 namespace sutra::model {
 namespace {
@@ -21,13 +22,6 @@ std::string shape_str(const std::vector<uint64_t>& s) {
     for (size_t i = 0; i < s.size(); ++i)
         out += (i ? ", " : "") + std::to_string(s[i]);
     return out + "]";
-}
-
-std::vector<uint64_t> dims(int64_t a) {
-    return {static_cast<uint64_t>(a)};
-}
-std::vector<uint64_t> dims(int64_t a, int64_t b) {
-    return {static_cast<uint64_t>(a), static_cast<uint64_t>(b)};
 }
 
 // Each row of x [rows, cols] scaled to unit root-mean-square, times w [cols].
@@ -132,41 +126,14 @@ float row_max(const float* x, int64_t n) {
 
 // x[i] = exp(x[i] - max(x)) for i < n (n >= 1); returns the sum of the results.
 //
-// exp(t), t <= 0: t = k ln2 + r with k = round(t / ln2) and |r| <= ln2 / 2, then
-// exp(t) = 2^k * p(r) with the degree-7 Taylor polynomial p, whose error on that interval is
-// below 2^-24 relative: about 1 ulp, like libm's expf, but written as plain arithmetic so the
-// loop vectorises (the softmax of attention is the hottest scalar loop of the forward pass).
-// t < -87 (exp(t) < 2^-125) gives 0. The sum runs in eight float lanes, then in double, in a
-// fixed order, so the result is deterministic.
+// exp as model/fast_math.hpp's exp_nonpositive (t = x - max(x) <= 0): plain arithmetic, so
+// the loop vectorises (the softmax of attention is the hottest scalar loop of the forward
+// pass). The sum runs in eight float lanes, then in double, in a fixed order, so the result
+// is deterministic.
 double exp_shifted(float* x, int64_t n) {
     const float mx = row_max(x, n);
-    constexpr float kLog2e = 1.44269504088896341f;
-    constexpr float kLn2Hi = 0.693145751953125f;  // ln 2 split so that k * kLn2Hi is exact
-    constexpr float kLn2Lo = 1.428606765330187e-06f;
-    constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-    // t <= 0, so t < -87 exactly when its bit pattern, read as unsigned, exceeds that of
-    // -87. Integer compares do not trap, which lets the compiler turn the selects into
-    // masks and vectorise the loop.
-    const uint32_t kMinus87 = std::bit_cast<uint32_t>(-87.0f);
-    for (int64_t i = 0; i < n; ++i) {
-        const float t = x[i] - mx;
-        const uint32_t tb = std::bit_cast<uint32_t>(t);
-        const uint32_t keep = 0u - static_cast<uint32_t>(tb <= kMinus87);  // all ones: t >= -87
-        const float tc = std::bit_cast<float>((tb & keep) | (kMinus87 & ~keep));
-        const float k = (tc * kLog2e + kRound) - kRound;
-        const float r = (tc - k * kLn2Hi) - k * kLn2Lo;
-        float p = 1.0f / 5040.0f;
-        p = p * r + 1.0f / 720.0f;
-        p = p * r + 1.0f / 120.0f;
-        p = p * r + 1.0f / 24.0f;
-        p = p * r + 1.0f / 6.0f;
-        p = p * r + 0.5f;
-        p = p * r + 1.0f;
-        p = p * r + 1.0f;
-        const auto scale = static_cast<uint32_t>(static_cast<int32_t>(k) + 127) << 23;
-        const float e = p * std::bit_cast<float>(scale);
-        x[i] = std::bit_cast<float>(std::bit_cast<uint32_t>(e) & keep);
-    }
+    for (int64_t i = 0; i < n; ++i)
+        x[i] = exp_nonpositive(x[i] - mx);
     float lane[8] = {};
     int64_t j = 0;
     for (; j + 8 <= n; j += 8) {

@@ -163,19 +163,20 @@ Status parse_rope(const nlohmann::json& j, const std::string& what, LlamaConfig&
 }
 
 // The Llama-family architectures sutra runs, as (model_type, architectures class).
-struct Family {
+struct LlamaArchitecture {
     const char* model_type;
     const char* architecture;
 };
-constexpr Family kFamilies[] = {{"llama", "LlamaForCausalLM"},
-                                {"mistral", "MistralForCausalLM"},
-                                {"qwen2", "Qwen2ForCausalLM"},
-                                {"qwen3", "Qwen3ForCausalLM"}};
-constexpr const char* kSupported =
+constexpr LlamaArchitecture kLlamaArchitectures[] = {{"llama", "LlamaForCausalLM"},
+                                                     {"mistral", "MistralForCausalLM"},
+                                                     {"qwen2", "Qwen2ForCausalLM"},
+                                                     {"qwen3", "Qwen3ForCausalLM"}};
+constexpr const char* kSupportedArchitectures =
     "llama (LlamaForCausalLM), mistral (MistralForCausalLM), qwen2 (Qwen2ForCausalLM), "
     "qwen3 (Qwen3ForCausalLM)";
 
-Status check_architectures(const nlohmann::json& j, const std::string& what, const Family& family) {
+Status check_architectures(const nlohmann::json& j, const std::string& what,
+                           const LlamaArchitecture& family) {
     auto it = j.find("architectures");
     if (it == j.end() || it->is_null()) return {};
     if (!it->is_array() || it->empty())
@@ -187,7 +188,7 @@ Status check_architectures(const nlohmann::json& j, const std::string& what, con
             return make_error(Errc::unsupported, what + ": architectures names " + a.dump() +
                                                      " but model_type \"" + family.model_type +
                                                      "\" runs as " + family.architecture +
-                                                     "; sutra supports " + kSupported);
+                                                     "; sutra supports " + kSupportedArchitectures);
         }
     }
     return {};
@@ -256,14 +257,14 @@ Result<LlamaConfig> parse_llama_config(const nlohmann::json& j, const std::strin
     if (!j.is_object()) return make_error(Errc::bad_format, what + ": must be a JSON object");
     LlamaConfig c;
     SUTRA_ASSIGN(c.model_type, get_string(j, "model_type", what, std::nullopt));
-    const Family* family = nullptr;
-    for (const auto& f : kFamilies)
+    const LlamaArchitecture* family = nullptr;
+    for (const auto& f : kLlamaArchitectures)
         if (c.model_type == f.model_type) family = &f;
     if (!family) {
         return make_error(Errc::unsupported, what + ": model_type \"" + c.model_type +
                                                  "\" is not supported; sutra runs the Llama "
                                                  "family: " +
-                                                 kSupported);
+                                                 kSupportedArchitectures);
     }
     SUTRA_TRY(check_architectures(j, what, *family));
     if (auto q = j.find("quantization_config"); q != j.end() && !q->is_null()) {

@@ -13,10 +13,6 @@ constexpr int64_t kMaxRows = int64_t{1} << 24;  // tokens per call
 
 const char* const kLinears[] = {"mixer.in_proj", "mixer.x_proj", "mixer.dt_proj", "mixer.out_proj"};
 
-std::vector<uint64_t> dims(int64_t a, int64_t b) {
-    return {static_cast<uint64_t>(a), static_cast<uint64_t>(b)};
-}
-
 bool ends_with(std::string_view s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }

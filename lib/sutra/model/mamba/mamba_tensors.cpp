@@ -5,13 +5,6 @@ namespace {
 
 using Shape = std::vector<uint64_t>;
 
-Shape dims(int64_t a) {
-    return {static_cast<uint64_t>(a)};
-}
-Shape dims(int64_t a, int64_t b) {
-    return {static_cast<uint64_t>(a), static_cast<uint64_t>(b)};
-}
-
 uint64_t numel(const Shape& s) {
     uint64_t n = 1;
     for (uint64_t d : s)

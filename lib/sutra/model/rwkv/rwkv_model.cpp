@@ -13,13 +13,6 @@ namespace {
 
 constexpr int64_t kMaxRows = int64_t{1} << 24;  // tokens per call
 
-std::vector<uint64_t> dims(int64_t a) {
-    return {static_cast<uint64_t>(a)};
-}
-std::vector<uint64_t> dims(int64_t a, int64_t b) {
-    return {static_cast<uint64_t>(a), static_cast<uint64_t>(b)};
-}
-
 // A window's identity for RWKV-7's block-0 values: its rows and the bits of its stream.
 uint64_t stream_key(const Activations& x) {
     Hasher h;

@@ -16,16 +16,6 @@ struct TensorSpec {
     Transform transform = Transform::none;
 };
 
-Shape dims(int64_t a) {
-    return {static_cast<uint64_t>(a)};
-}
-Shape dims(int64_t a, int64_t b) {
-    return {static_cast<uint64_t>(a), static_cast<uint64_t>(b)};
-}
-Shape dims(int64_t a, int64_t b, int64_t c) {
-    return {static_cast<uint64_t>(a), static_cast<uint64_t>(b), static_cast<uint64_t>(c)};
-}
-
 std::string shapes_str(const std::vector<Shape>& shapes) {
     std::string s;
     for (size_t i = 0; i < shapes.size(); ++i)
