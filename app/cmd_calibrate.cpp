@@ -17,7 +17,9 @@ Runner add_calibrate(CLI::App& app, const GlobalOptions& g) {
         bool force = false, json = false;
     };
     auto a = std::make_shared<Args>();
-    app.add_option("model", a->model, "Full-precision checkpoint (file, index or folder)")
+    app.add_option("model", a->model,
+                   "Full-precision checkpoint (file, index or folder) of any family: Llama, "
+                   "RWKV, Mamba")
         ->required();
     app.add_option("--text", a->texts,
                    "Calibration text: plain text or JSON Lines with a \"text\" field; several "
@@ -33,7 +35,8 @@ Runner add_calibrate(CLI::App& app, const GlobalOptions& g) {
                    "Use at most N text tokens, in full windows (default 16384; 0 = all)");
     app.add_option("--seq-len", a->seq_len,
                    "Window length in tokens, BOS included (default 256): each window is BOS + "
-                   "seq_len - 1 text tokens");
+                   "seq_len - 1 text tokens (seq_len text tokens for a model without a BOS: "
+                   "RWKV)");
     app.add_option("--model-dir", a->model_dir,
                    "Folder with config.json and the tokenizer (default: the model's folder)");
     app.add_option("-o,--output", a->output, "Calibration file to write (.safetensors)")

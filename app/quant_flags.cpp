@@ -43,8 +43,8 @@ void add_quant_flags(CLI::App& app, QuantFlags& f) {
                    "AWQ: calibration tokens the alpha and clipping search run on, in evenly "
                    "spaced whole windows (default 4096, 0 = all; the statistics use all)");
     app.add_option("--awq-block", f.awq_block,
-                   "AWQ: the family's own block search where it has one (family, default: "
-                   "Llama's) or the generic one over the model interface (generic)")
+                   "AWQ and GPTQ: the family's own block code where it has one (family, "
+                   "default: Llama's) or the generic one over the model interface (generic)")
         ->check(choice_check("AWQ block search", {"family", "generic"}));
     app.add_flag("--awq-duo", f.duo, "AWQ: scale by activation and weight salience (duo scaling)");
     auto* no_clip = app.add_flag("--no-clip", f.no_clip, "AWQ: skip the per-group clipping search");
@@ -62,8 +62,9 @@ void add_quant_flags(CLI::App& app, QuantFlags& f) {
                  "GPTQ: measure each linear's output error on the calibration inputs against "
                  "RTN's (one product per linear; reported with --json)");
     app.add_option("--awq-trials", f.awq_trials,
-                   "AWQ + GPTQ: round the scale search's trials with gptq (default: scales chosen "
-                   "for the rounding that follows) or rtn (AWQ's own search)")
+                   "AWQ + GPTQ: round the scale search's trials with gptq (scales chosen for the "
+                   "rounding that follows; the default for Llama) or rtn (AWQ's own search; the "
+                   "default and only choice for RWKV and Mamba)")
         ->check(choice_check("AWQ trial rounding", {"gptq", "rtn"}));
     app.add_option("--gptq-inputs", f.gptq_inputs,
                    "GPTQ: calibration inputs from the quantized-so-far model (sequential, "
@@ -127,7 +128,7 @@ Status apply_quant_flags(const QuantFlags& f, const GlobalOptions& g,
     opt.gptq.act_order = f.act_order;
     opt.gptq_fp_inputs = f.gptq_inputs == "fp";
     opt.gptq_report_error = f.gptq_report_error;
-    opt.awq_trials_gptq = f.awq_trials == "gptq";
+    if (!f.awq_trials.empty()) opt.awq_trials_gptq = f.awq_trials == "gptq";
     opt.awq_generic = f.awq_block == "generic";
     if (f.awq_loss == "module") opt.awq.loss = pipeline::AwqLoss::module_output;
     if (f.awq_loss == "per-linear") opt.awq.loss = pipeline::AwqLoss::per_linear;

@@ -22,7 +22,7 @@ struct QuantFlags {
     double gptq_damp = 0.01;
     uint64_t gptq_block = 128;
     bool act_order = false, gptq_report_error = false;
-    std::string gptq_inputs = "sequential", awq_trials = "gptq";
+    std::string gptq_inputs = "sequential", awq_trials;  // "": by family
     std::string awq_block = "family";
 };
 

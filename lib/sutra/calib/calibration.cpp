@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sutra/model/llama/llama_family.hpp"
+
 namespace sutra::calib {
 
 ModelFingerprint ModelFingerprint::of(const model::LlamaConfig& c) {
@@ -15,6 +17,39 @@ ModelFingerprint ModelFingerprint::of(const model::LlamaConfig& c) {
     f.head_dim = c.head_dim;
     f.vocab_size = c.vocab_size;
     return f;
+}
+
+ModelFingerprint ModelFingerprint::of(model::Model& m) {
+    if (const model::Llama* l = model::llama::as_llama(m)) return of(l->config());
+    const model::ModelInfo& info = m.info();
+    ModelFingerprint f;
+    f.family = info.family;
+    f.variant = info.variant;
+    f.hidden_size = info.hidden_size;
+    f.num_hidden_layers = info.num_layers;
+    f.vocab_size = info.vocab_size;
+    f.linears = static_cast<int64_t>(linear_inputs(m).size());
+    for (int l = 0; l < info.num_layers; ++l)
+        for (const model::BlockLinear& b : m.block_linears(l))
+            f.linear_weights += b.out * b.in;
+    return f;
+}
+
+std::string ModelFingerprint::describe() const {
+    auto field = [](const char* key, int64_t v) {
+        return std::string(key) + " " + std::to_string(v);
+    };
+    if (family == "llama")
+        return "a llama model (model_type \"" + model_type + "\", " +
+               field("hidden_size", hidden_size) + ", " +
+               field("intermediate_size", intermediate_size) + ", " +
+               field("num_hidden_layers", num_hidden_layers) + ", " +
+               field("num_attention_heads", num_attention_heads) + ", " +
+               field("num_key_value_heads", num_key_value_heads) + ", " +
+               field("head_dim", head_dim) + ", " + field("vocab_size", vocab_size) + ")";
+    return "a " + family + " " + variant + " model (" + field("hidden_size", hidden_size) + ", " +
+           field("num_layers", num_hidden_layers) + ", " + field("vocab_size", vocab_size) + ", " +
+           field("linears", linears) + ", " + field("linear_weights", linear_weights) + ")";
 }
 
 std::string linear_key(int layer, std::string_view linear) {
@@ -37,6 +72,28 @@ std::vector<LinearInput> linear_inputs(const model::LlamaConfig& c) {
     }
     v.push_back({"lm_head", -1, "lm_head", c.hidden_size});
     return v;
+}
+
+std::vector<LinearInput> linear_inputs(const model::Model& m) {
+    std::vector<LinearInput> v;
+    constexpr std::string_view kWeight = ".weight";
+    for (int l = 0; l < m.info().num_layers; ++l) {
+        for (const model::BlockLinear& b : m.block_linears(l)) {
+            std::string key = m.linear_tensor(l, b.name);
+            if (key.empty()) key = m.block_tensor(l, b.name + std::string(kWeight));
+            if (key.empty()) key = linear_key(l, b.name);
+            if (key.size() > kWeight.size() &&
+                key.compare(key.size() - kWeight.size(), kWeight.size(), kWeight) == 0)
+                key.resize(key.size() - kWeight.size());
+            v.push_back({std::move(key), l, b.name, b.in});
+        }
+    }
+    v.push_back({"lm_head", -1, "lm_head", m.info().hidden_size});
+    return v;
+}
+
+int32_t window_start_id(const model::ModelInfo& m, int32_t bos_id) {
+    return bos_id >= 0 ? bos_id : m.bos_id;
 }
 
 Result<Windows> cut_windows(std::span<const int32_t> text_tokens, int64_t seq_len,

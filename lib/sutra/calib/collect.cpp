@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string_view>
+
+#include "sutra/model/llama/llama_family.hpp"
 
 namespace sutra::calib {
 namespace {
@@ -38,13 +41,13 @@ struct Accumulator {
 // Clears the model's observer on every return path.
 class ObserverGuard {
   public:
-    explicit ObserverGuard(model::Llama& m) : m_(m) {}
+    explicit ObserverGuard(model::Model& m) : m_(m) {}
     ~ObserverGuard() { m_.set_linear_observer(nullptr); }
     ObserverGuard(const ObserverGuard&) = delete;
     ObserverGuard& operator=(const ObserverGuard&) = delete;
 
   private:
-    model::Llama& m_;
+    model::Model& m_;
 };
 
 }  // namespace
@@ -56,47 +59,62 @@ int32_t window_start_id(const model::LlamaConfig& cfg, int32_t bos_id) {
 
 Result<CalibrationData> collect_stats(model::Llama& model, std::span<const int32_t> text_tokens,
                                       const CollectOptions& options) {
-    const model::LlamaConfig& cfg = model.config();
+    const std::unique_ptr<model::Model> view = model::llama::view(model);
+    return collect_stats(*view, text_tokens, options);
+}
+
+Result<CalibrationData> collect_stats(model::Model& model, std::span<const int32_t> text_tokens,
+                                      const CollectOptions& options) {
+    const model::ModelInfo& info = model.info();
     if (options.window_batch < 1)
         return make_error(Errc::invalid_argument, "calibration: window_batch must be at least 1");
-    const int32_t bos = window_start_id(cfg, options.bos_id);
+    const int32_t bos = window_start_id(info, options.bos_id);
     SUTRA_ASSIGN(Windows win, cut_windows(text_tokens, options.seq_len, options.max_tokens, bos));
     for (size_t i = 0; i < win.tokens.size(); ++i) {
         const int32_t id = win.tokens[i];
-        if (id < 0 || id >= cfg.vocab_size) {
+        if (id < 0 || id >= info.vocab_size) {
             const auto w = static_cast<int64_t>(i) / win.seq_len;
             const auto p = static_cast<int64_t>(i) % win.seq_len;
             return make_error(
                 Errc::invalid_argument,
                 "calibration: token " + std::to_string(p) + " of window " + std::to_string(w) +
                     " has id " + std::to_string(id) + ", not below the model's vocab_size " +
-                    std::to_string(cfg.vocab_size) + " (tokens from another tokenizer?)");
+                    std::to_string(info.vocab_size) + " (tokens from another tokenizer?)");
         }
     }
 
-    const std::vector<LinearInput> inputs = linear_inputs(cfg);
-    const size_t per_block = 7;
+    const std::vector<LinearInput> inputs = linear_inputs(model);
+    const auto L = static_cast<int>(info.num_layers);
+    if (L > 0 && inputs.size() == 1)
+        return make_error(Errc::unsupported, "calibration: the " + info.family +
+                                                 " family does not list the linears of its "
+                                                 "blocks, so sutra cannot record their inputs");
+    // Where the observer's (layer, linear) goes: by_layer[layer] holds the indices into inputs.
+    std::vector<std::vector<size_t>> by_layer(static_cast<size_t>(L));
+    const size_t head = inputs.size() - 1;
     std::vector<Accumulator> acc;
     acc.reserve(inputs.size());
-    for (const auto& in : inputs)
-        acc.emplace_back(in.in_features);
-
-    SUTRA_ASSIGN(std::vector<float> norm, model.weights().load("model.norm.weight"));
-    if (static_cast<int64_t>(norm.size()) != cfg.hidden_size)
-        return make_error(Errc::bad_format,
-                          "tensor 'model.norm.weight' has " + std::to_string(norm.size()) +
-                              " values, expected hidden_size " + std::to_string(cfg.hidden_size));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        acc.emplace_back(inputs[i].in_features);
+        if (i != head) by_layer[static_cast<size_t>(inputs[i].layer)].push_back(i);
+    }
 
     Status observed;  // the first problem the observer saw
     const ObserverGuard guard(model);
     model.set_linear_observer([&](int layer, std::string_view linear, const float* x, int64_t rows,
                                   int64_t cols) {
         if (!observed.ok()) return;
-        size_t k = 0;
-        while (k < per_block && inputs[k].linear != linear)
-            ++k;
-        if (layer < 0 || layer >= cfg.num_hidden_layers || k == per_block) return;
-        const size_t idx = static_cast<size_t>(layer) * per_block + k;
+        size_t idx = head;
+        if (layer >= 0) {
+            if (layer >= L) return;
+            const std::vector<size_t>& in_layer = by_layer[static_cast<size_t>(layer)];
+            auto it = std::find_if(in_layer.begin(), in_layer.end(),
+                                   [&](size_t i) { return inputs[i].linear == linear; });
+            if (it == in_layer.end()) return;
+            idx = *it;
+        } else if (layer != -1) {
+            return;
+        }
         if (cols != inputs[idx].in_features) {
             observed =
                 make_error(Errc::internal, "calibration: input of " + inputs[idx].key + " has " +
@@ -107,7 +125,6 @@ Result<CalibrationData> collect_stats(model::Llama& model, std::span<const int32
         acc[idx].add(x, rows, cols);
     });
 
-    const int64_t L = cfg.num_hidden_layers;
     const int64_t batches = (win.count + options.window_batch - 1) / options.window_batch;
     const int64_t total_steps = batches * (L + 1);
     int64_t steps = 0;
@@ -121,7 +138,6 @@ Result<CalibrationData> collect_stats(model::Llama& model, std::span<const int32
     };
 
     std::vector<model::Activations> xs;
-    std::vector<float> h;
     for (int64_t first = 0; first < win.count; first += options.window_batch) {
         const int64_t last = std::min(win.count, first + options.window_batch);
         xs.resize(static_cast<size_t>(last - first));
@@ -135,23 +151,26 @@ Result<CalibrationData> collect_stats(model::Llama& model, std::span<const int32
             SUTRA_TRY(observed);
             SUTRA_TRY(step());
         }
-        Accumulator& head = acc.back();
-        for (const model::Activations& x : xs) {
-            h.resize(x.data.size());
-            model.norm(x.data.data(), norm, x.rows, h.data());
-            head.add(h.data(), x.rows, x.cols);
-        }
+        SUTRA_TRY(model.observe_head(xs));
+        SUTRA_TRY(observed);
         SUTRA_TRY(step());
     }
 
     CalibrationData out;
-    out.model = ModelFingerprint::of(cfg);
+    out.model = ModelFingerprint::of(model);
     out.seq_len = win.seq_len;
     out.windows = win.count;
     out.bos_id = bos;
     out.tokens = std::move(win.tokens);
+    const auto positions = static_cast<uint64_t>(out.windows * out.seq_len);
     for (size_t i = 0; i < inputs.size(); ++i) {
         const Accumulator& a = acc[i];
+        if (a.rows != positions)
+            return make_error(Errc::internal,
+                              "calibration: the forward pass reported the input of " +
+                                  inputs[i].key + " for " + std::to_string(a.rows) +
+                                  " tokens, expected " + std::to_string(positions) + " (the " +
+                                  info.family + " family's block_linears and observer disagree)");
         ChannelStats s;
         s.tokens = a.rows;
         const auto n = static_cast<double>(a.rows);

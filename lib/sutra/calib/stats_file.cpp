@@ -13,6 +13,7 @@
 #include "sutra/io/output_file.hpp"
 #include "sutra/io/safetensors_writer.hpp"
 #include "sutra/io/strict_json.hpp"
+#include "sutra/model/llama/llama_family.hpp"
 
 namespace sutra::calib {
 namespace fs = std::filesystem;
@@ -24,9 +25,11 @@ constexpr const char* kBlockLinears[] = {"self_attn.q_proj", "self_attn.k_proj",
                                          "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
                                          "mlp.down_proj"};
 
-// Sort key putting linears in forward order: layers by number, the block's linears in
-// kBlockLinears order, then lm_head, then anything else by name.
-std::tuple<int64_t, int, std::string> order_key(const std::string& key) {
+// Sort key putting linears in order: for Llama's "model.layers.{N}.{linear}", layers by number
+// and the block's linears in kBlockLinears order (forward order); for another family's
+// "{prefix}.{N}.{linear}" (the first all-digit part of the name is the layer), layers by number
+// and a layer's linears by name; then lm_head, then anything else by name.
+std::tuple<int64_t, int, std::string, std::string> order_key(const std::string& key) {
     const std::string prefix = "model.layers.";
     if (key.rfind(prefix, 0) == 0) {
         int64_t layer = 0;
@@ -36,16 +39,40 @@ std::tuple<int64_t, int, std::string> order_key(const std::string& key) {
         if (ec == std::errc() && p != b && p < e && *p == '.') {
             const std::string rest(p + 1, e);
             for (int i = 0; i < 7; ++i)
-                if (rest == kBlockLinears[i]) return {layer, i, ""};
-            return {layer, 7, rest};
+                if (rest == kBlockLinears[i]) return {layer, i, "", ""};
+            return {layer, 7, rest, ""};
         }
     }
-    if (key == "lm_head") return {INT64_MAX, 0, ""};
-    return {INT64_MAX, 1, key};
+    if (key == "lm_head") return {INT64_MAX, 0, "", ""};
+    // "{prefix}.{digits}.{rest}"
+    for (size_t start = 0; start < key.size();) {
+        size_t end = key.find('.', start);
+        if (end == std::string::npos) break;
+        if (end > start && start > 0 && end - start <= 18 &&
+            std::all_of(key.begin() + static_cast<std::ptrdiff_t>(start),
+                        key.begin() + static_cast<std::ptrdiff_t>(end),
+                        [](char c) { return c >= '0' && c <= '9'; })) {
+            int64_t layer = 0;
+            std::from_chars(key.data() + start, key.data() + end, layer);
+            return {layer, 7, key.substr(end + 1), key.substr(0, start)};
+        }
+        start = end + 1;
+    }
+    return {INT64_MAX, 1, key, ""};
 }
 
 std::string model_json(const ModelFingerprint& f) {
     nlohmann::ordered_json j;
+    if (f.family != "llama") {
+        j["family"] = f.family;
+        j["variant"] = f.variant;
+        j["hidden_size"] = f.hidden_size;
+        j["num_layers"] = f.num_hidden_layers;
+        j["vocab_size"] = f.vocab_size;
+        j["linears"] = f.linears;
+        j["linear_weights"] = f.linear_weights;
+        return j.dump();
+    }
     j["model_type"] = f.model_type;
     j["hidden_size"] = f.hidden_size;
     j["intermediate_size"] = f.intermediate_size;
@@ -153,7 +180,103 @@ Status save_calibration(const CalibrationData& data, const fs::path& path, bool 
     return out.commit();
 }
 
-Result<CalibrationData> load_calibration(const fs::path& path, const model::LlamaConfig& expected) {
+namespace {
+
+// What a calibration file must agree with: the model's shape, the linears whose statistics it
+// holds, its vocabulary, and whether its windows start with a BOS.
+struct Expected {
+    ModelFingerprint model;
+    std::vector<LinearInput> inputs;
+    int64_t vocab_size = 0;
+    bool bos = true;
+};
+
+// Reads the fingerprint of the file `p` (its "model" object `m`) into `got` and checks it
+// against the model's: bad_format for a missing or mistyped field, invalid_argument naming
+// both (for two Llama shapes: the first field that differs) when they differ.
+Status check_model(const nlohmann::json& m, const std::string& p, const ModelFingerprint& want,
+                   ModelFingerprint& got) {
+    const std::string rerun =
+        "; these statistics were collected on another model: run "
+        "`sutra calibrate` on this model";
+    auto get_int = [&](const char* key, int64_t& dst) -> Status {
+        if (!m.contains(key) || !m[key].is_number_integer())
+            return make_error(Errc::bad_format,
+                              p + ": __metadata__ \"model\" has no integer \"" + key + "\"");
+        dst = m[key].get<int64_t>();
+        return {};
+    };
+    auto get_string = [&](const char* key, std::string& dst) -> Status {
+        if (!m.contains(key) || !m[key].is_string())
+            return make_error(Errc::bad_format, p + ": __metadata__ \"model\" has no " + key);
+        dst = m[key].get<std::string>();
+        return {};
+    };
+    auto other_model = [&]() {
+        return make_error(Errc::invalid_argument, p + ": made for " + got.describe() +
+                                                      ", this model is " + want.describe() + rerun);
+    };
+    if (m.contains("family")) {  // a family other than Llama
+        SUTRA_TRY(get_string("family", got.family));
+        if (got.family == "llama")
+            return make_error(Errc::bad_format,
+                              p + ": __metadata__ \"model\" names the family \"llama\", whose "
+                                  "files record model_type and its config instead");
+        SUTRA_TRY(get_string("variant", got.variant));
+        SUTRA_TRY(get_int("hidden_size", got.hidden_size));
+        SUTRA_TRY(get_int("num_layers", got.num_hidden_layers));
+        SUTRA_TRY(get_int("vocab_size", got.vocab_size));
+        SUTRA_TRY(get_int("linears", got.linears));
+        SUTRA_TRY(get_int("linear_weights", got.linear_weights));
+        if (got != want) return other_model();
+        return {};
+    }
+    if (want.family != "llama") {  // a Llama file for a model of another family
+        SUTRA_TRY(get_string("model_type", got.model_type));
+        const std::pair<const char*, int64_t ModelFingerprint::*> fields[] = {
+            {"hidden_size", &ModelFingerprint::hidden_size},
+            {"intermediate_size", &ModelFingerprint::intermediate_size},
+            {"num_hidden_layers", &ModelFingerprint::num_hidden_layers},
+            {"num_attention_heads", &ModelFingerprint::num_attention_heads},
+            {"num_key_value_heads", &ModelFingerprint::num_key_value_heads},
+            {"head_dim", &ModelFingerprint::head_dim},
+            {"vocab_size", &ModelFingerprint::vocab_size}};
+        for (const auto& [key, field] : fields)
+            SUTRA_TRY(get_int(key, got.*field));
+        return other_model();
+    }
+    if (!m.contains("model_type") || !m["model_type"].is_string())
+        return make_error(Errc::bad_format, p + ": __metadata__ \"model\" has no model_type");
+    got.model_type = m["model_type"].get<std::string>();
+    if (got.model_type != want.model_type)
+        return make_error(Errc::invalid_argument, p + ": made for model_type \"" + got.model_type +
+                                                      "\", this model is \"" + want.model_type +
+                                                      "\"" + rerun);
+    const struct {
+        const char* key;
+        int64_t ModelFingerprint::*field;
+    } fields[] = {{"hidden_size", &ModelFingerprint::hidden_size},
+                  {"intermediate_size", &ModelFingerprint::intermediate_size},
+                  {"num_hidden_layers", &ModelFingerprint::num_hidden_layers},
+                  {"num_attention_heads", &ModelFingerprint::num_attention_heads},
+                  {"num_key_value_heads", &ModelFingerprint::num_key_value_heads},
+                  {"head_dim", &ModelFingerprint::head_dim},
+                  {"vocab_size", &ModelFingerprint::vocab_size}};
+    for (const auto& f : fields) {
+        if (!m.contains(f.key) || !m[f.key].is_number_integer())
+            return make_error(Errc::bad_format,
+                              p + ": __metadata__ \"model\" has no integer \"" + f.key + "\"");
+        got.*f.field = m[f.key].get<int64_t>();
+        if (got.*f.field != want.*f.field)
+            return make_error(Errc::invalid_argument, p + ": made for a model with " + f.key + " " +
+                                                          std::to_string(got.*f.field) +
+                                                          ", this model has " +
+                                                          std::to_string(want.*f.field) + rerun);
+    }
+    return {};
+}
+
+Result<CalibrationData> load(const fs::path& path, const Expected& expected) {
     const std::string p = path.string();
     std::error_code ec;
     if (fs::is_directory(path, ec))
@@ -197,38 +320,7 @@ Result<CalibrationData> load_calibration(const fs::path& path, const model::Llam
                  io::parse_strict_json(*mj, p + ": __metadata__ \"model\"", {4, 1 << 16}));
     if (!m.is_object())
         return make_error(Errc::bad_format, p + ": __metadata__ \"model\" is not a JSON object");
-    const ModelFingerprint want = ModelFingerprint::of(expected);
-    const std::string rerun =
-        "; these statistics were collected on another model: run "
-        "`sutra calibrate` on this model";
-    if (!m.contains("model_type") || !m["model_type"].is_string())
-        return make_error(Errc::bad_format, p + ": __metadata__ \"model\" has no model_type");
-    d.model.model_type = m["model_type"].get<std::string>();
-    if (d.model.model_type != want.model_type)
-        return make_error(Errc::invalid_argument, p + ": made for model_type \"" +
-                                                      d.model.model_type + "\", this model is \"" +
-                                                      want.model_type + "\"" + rerun);
-    const struct {
-        const char* key;
-        int64_t ModelFingerprint::*field;
-    } fields[] = {{"hidden_size", &ModelFingerprint::hidden_size},
-                  {"intermediate_size", &ModelFingerprint::intermediate_size},
-                  {"num_hidden_layers", &ModelFingerprint::num_hidden_layers},
-                  {"num_attention_heads", &ModelFingerprint::num_attention_heads},
-                  {"num_key_value_heads", &ModelFingerprint::num_key_value_heads},
-                  {"head_dim", &ModelFingerprint::head_dim},
-                  {"vocab_size", &ModelFingerprint::vocab_size}};
-    for (const auto& f : fields) {
-        if (!m.contains(f.key) || !m[f.key].is_number_integer())
-            return make_error(Errc::bad_format,
-                              p + ": __metadata__ \"model\" has no integer \"" + f.key + "\"");
-        d.model.*f.field = m[f.key].get<int64_t>();
-        if (d.model.*f.field != want.*f.field)
-            return make_error(Errc::invalid_argument, p + ": made for a model with " + f.key + " " +
-                                                          std::to_string(d.model.*f.field) +
-                                                          ", this model has " +
-                                                          std::to_string(want.*f.field) + rerun);
-    }
+    SUTRA_TRY(check_model(m, p, expected.model, d.model));
     SUTRA_ASSIGN(d.seq_len, meta_int("seq_len"));
     SUTRA_ASSIGN(d.windows, meta_int("windows"));
     SUTRA_ASSIGN(int64_t bos, meta_int("bos_token_id"));
@@ -238,7 +330,12 @@ Result<CalibrationData> load_calibration(const fs::path& path, const model::Llam
         return make_error(Errc::bad_format, p + ": seq_len " + std::to_string(d.seq_len) +
                                                 " and windows " + std::to_string(d.windows) +
                                                 " are out of range");
-    if (bos < 0 || bos >= expected.vocab_size)
+    if (!expected.bos && bos != -1)
+        return make_error(Errc::bad_format,
+                          p + ": bos_token_id " + std::to_string(bos) + ", but the windows of a " +
+                              expected.model.family +
+                              " model start with no such token (bos_token_id -1)");
+    if (expected.bos && (bos < 0 || bos >= expected.vocab_size))
         return make_error(Errc::bad_format, p + ": bos_token_id " + std::to_string(bos) +
                                                 " is outside the vocabulary");
     d.bos_id = static_cast<int32_t>(bos);
@@ -279,15 +376,40 @@ Result<CalibrationData> load_calibration(const fs::path& path, const model::Llam
                                                     " has id " + std::to_string(id) +
                                                     ", outside the model's vocabulary of " +
                                                     std::to_string(expected.vocab_size));
-        if (pos == 0 && id != d.bos_id)
+        if (pos == 0 && d.bos_id >= 0 && id != d.bos_id)
             return make_error(Errc::bad_format, p + ": calib.tokens window " + std::to_string(w) +
                                                     " does not start with bos_token_id " +
                                                     std::to_string(d.bos_id));
     }
 
+    // Another family's checkpoint layouts name the same linears differently (rwkv.cpp's
+    // "blocks.0.att.key", Hugging Face's "rwkv.blocks.0.attention.key"), under one fingerprint.
+    if (expected.model.family != "llama") {
+        const std::string suffix = ".mean_abs";
+        std::set<std::string> keys;
+        for (const LinearInput& in : expected.inputs)
+            keys.insert(in.key);
+        for (const auto& t : ck.tensors()) {
+            const std::string& n = t.name;
+            if (n.size() <= suffix.size() ||
+                n.compare(n.size() - suffix.size(), suffix.size(), suffix) != 0 ||
+                keys.count(n.substr(0, n.size() - suffix.size())))
+                continue;
+            for (const LinearInput& in : expected.inputs)
+                if (!ck.find(in.key + suffix))
+                    return make_error(Errc::invalid_argument,
+                                      p + ": holds statistics of '" +
+                                          n.substr(0, n.size() - suffix.size()) +
+                                          "' and none of this model's '" + in.key +
+                                          "': made for a checkpoint that names its tensors "
+                                          "otherwise; run `sutra calibrate` on this model");
+            break;
+        }
+    }
+
     // The statistics of every linear of the model.
     const uint64_t count = static_cast<uint64_t>(d.windows * d.seq_len);
-    for (const LinearInput& in : linear_inputs(expected)) {
+    for (const LinearInput& in : expected.inputs) {
         ChannelStats s;
         const std::vector<uint64_t> shape = {static_cast<uint64_t>(in.in_features)};
         std::vector<float>* dst[] = {&s.mean_abs, &s.mean_sq, &s.max_abs};
@@ -336,6 +458,21 @@ Result<CalibrationData> load_calibration(const fs::path& path, const model::Llam
                               p + ": tensor '" + t.name +
                                   "' does not belong in a calibration file for this model");
     return d;
+}
+
+}  // namespace
+
+Result<CalibrationData> load_calibration(const fs::path& path, const model::LlamaConfig& expected) {
+    return load(
+        path, {ModelFingerprint::of(expected), linear_inputs(expected), expected.vocab_size, true});
+}
+
+Result<CalibrationData> load_calibration(const fs::path& path, model::Model& expected) {
+    if (const model::Llama* l = model::llama::as_llama(expected))
+        return load_calibration(path, l->config());
+    const model::ModelInfo& info = expected.info();
+    return load(path, {ModelFingerprint::of(expected), linear_inputs(expected), info.vocab_size,
+                       info.bos_id >= 0});
 }
 
 }  // namespace sutra::calib

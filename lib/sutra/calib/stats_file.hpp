@@ -9,6 +9,7 @@
 
 #include "sutra/base/error.hpp"
 #include "sutra/calib/calibration.hpp"
+#include "sutra/model/family.hpp"
 #include "sutra/model/llama/llama_config.hpp"
 
 namespace sutra::calib {
@@ -29,8 +30,15 @@ Status save_calibration(const CalibrationData& data, const std::filesystem::path
 // holds a negative or non-finite value, inconsistent statistics (mean |x| above max |x|, ...)
 // or token ids outside the vocabulary; unsupported for another format version;
 // invalid_argument when the file was made for a model with another config (the message
-// names the field, both values, and tells to run `sutra calibrate` on this model).
+// names the field, both values, and tells to run `sutra calibrate` on this model; for a file
+// of another family, both shapes).
 Result<CalibrationData> load_calibration(const std::filesystem::path& path,
                                          const model::LlamaConfig& expected);
+// The same for a model of any family: a Llama-family model as load_calibration(path, its
+// config); another family's file must have its fingerprint (ModelFingerprint::of) and the
+// statistics of every linear_inputs(model), and its windows start with a BOS exactly when the
+// model has one (ModelInfo::bos_id; bos_token_id -1 otherwise). A file of another family or
+// shape is invalid_argument, the message naming both shapes.
+Result<CalibrationData> load_calibration(const std::filesystem::path& path, model::Model& expected);
 
 }  // namespace sutra::calib

@@ -51,6 +51,10 @@ Status Model::head_each(std::span<const Activations> xs, const LogitsSink& each)
     return {};
 }
 
+Status Model::observe_head(std::span<const Activations> xs) {
+    return head_each(xs, [](size_t, std::span<const float>) { return Status{}; });
+}
+
 Result<std::vector<float>> forward(Model& model, std::span<const int32_t> tokens,
                                    SequenceState* state) {
     Activations x;

@@ -144,6 +144,11 @@ class Model {
     // keeps them from one head_each call to the next until a block runs or release_weights.
     using LogitsSink = std::function<Status(size_t window, std::span<const float> logits)>;
     virtual Status head_each(std::span<const Activations> xs, const LogitsSink& each);
+    // Reports the head's input for each window to the linear observer (layer -1), as head()
+    // does, for calibration, which needs that input and not the logits. The default runs
+    // head_each and drops the logits; a family overrides it to skip the vocabulary-sized
+    // product (and loading its weights).
+    virtual Status observe_head(std::span<const Activations> xs);
     // Drops kept weights (no-op without keep_weights).
     virtual void release_weights() = 0;
 

@@ -123,7 +123,9 @@ Result<TextTokens> load_calib_tokens(const fs::path& model_dir, const VocabInfo&
     SUTRA_ASSIGN(ModelTokenizer mt, open_model_tokenizer(model_dir, in.tokenizer, config));
     calib::CorpusOptions co;
     co.files = in.texts;
-    co.seq_len = seq_len;
+    // The corpus cuts chunks of seq_len - 1 text tokens (BOS + chunk = a window); a window
+    // without a BOS (RWKV) is seq_len text tokens, one chunk.
+    co.seq_len = mt.window_start >= 0 ? seq_len : seq_len + 1;
     co.max_tokens = max_tokens;
     co.seed = seed;
     co.separator = mt.window_start;

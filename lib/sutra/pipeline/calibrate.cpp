@@ -5,8 +5,6 @@
 #include "sutra/calib/collect.hpp"
 #include "sutra/calib/stats_file.hpp"
 #include "sutra/io/output_file.hpp"
-#include "sutra/model/llama/llama.hpp"
-#include "sutra/model/llama/llama_family.hpp"
 #include "sutra/model/model_source.hpp"
 #include "sutra/model/text_tokens.hpp"
 
@@ -31,13 +29,6 @@ Result<CalibrateReport> run_calibrate(const CalibrateOptions& opt, ProgressObser
     SUTRA_TRY(io::check_output_path(opt.output, opt.force, inputs));
 
     SUTRA_ASSIGN(std::unique_ptr<model::Model> runtime, model::open_runtime(src));
-    model::Llama* llama_ptr = model::llama::as_llama(*runtime);
-    if (!llama_ptr)
-        return make_error(Errc::unsupported, opt.model.string() +
-                                                 ": calibration statistics are collected for the "
-                                                 "Llama family only so far (this is a " +
-                                                 runtime->info().family + " model)");
-    model::Llama& llama = *llama_ptr;
     model::TextInput in{opt.texts, opt.tokens, opt.tokenizer};
     SUTRA_ASSIGN(model::TextTokens text,
                  model::load_calib_tokens(src.dir, runtime->info(), in, opt.seq_len, opt.max_tokens,
@@ -57,7 +48,7 @@ Result<CalibrateReport> run_calibrate(const CalibrateOptions& opt, ProgressObser
             return true;
         };
     }
-    SUTRA_ASSIGN(calib::CalibrationData data, calib::collect_stats(llama, tokens, co));
+    SUTRA_ASSIGN(calib::CalibrationData data, calib::collect_stats(*runtime, tokens, co));
     if (progress) progress->on_stage_end();
     SUTRA_TRY(calib::save_calibration(data, opt.output, opt.force, inputs));
 
@@ -70,7 +61,7 @@ Result<CalibrateReport> run_calibrate(const CalibrateOptions& opt, ProgressObser
     rep.documents_used = text.documents_used;
     rep.windows = data.windows;
     rep.seq_len = data.seq_len;
-    rep.used_tokens = data.windows * (data.seq_len - 1);
+    rep.used_tokens = data.windows * (data.bos_id >= 0 ? data.seq_len - 1 : data.seq_len);
     rep.positions = data.windows * data.seq_len;
     rep.linears = static_cast<int64_t>(data.linears.size());
     std::error_code ec;

@@ -1,6 +1,6 @@
 #pragma once
-// `sutra calibrate`: activation statistics of a model on a calibration text, saved as a
-// calibration file (calib/STATS.md) for `sutra quantize --calib`.
+// `sutra calibrate`: activation statistics of a model of any family (Llama, RWKV, Mamba) on a
+// calibration text, saved as a calibration file (calib/STATS.md) for `sutra quantize --calib`.
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -22,7 +22,7 @@ struct CalibrateOptions {
     std::optional<std::filesystem::path> tokenizer;  // instead of the model folder's
     uint64_t seed = 42;                              // document order of a large corpus
     std::filesystem::path output;
-    int64_t seq_len = 256;       // window length, BOS included
+    int64_t seq_len = 256;       // window length, BOS included (when the model has one)
     int64_t max_tokens = 16384;  // text tokens used at most; 0 = all
     bool force = false;
 };
@@ -34,7 +34,8 @@ struct CalibrateReport {
     std::string tokenizer;    // description of the tokenizer used; "" with token ids
     int64_t documents = 0;    // documents in the calibration files, and those tokenized
     int64_t documents_used = 0;
-    int64_t used_tokens = 0;  // text tokens in the windows (windows * (seq_len - 1))
+    int64_t used_tokens = 0;  // text tokens in the windows (windows * (seq_len - 1); without
+                              // a BOS, RWKV: windows * seq_len)
     int64_t positions = 0;    // rows per linear: windows * seq_len (BOS included)
     int64_t windows = 0;
     int64_t seq_len = 0;

@@ -22,6 +22,7 @@
 #include "sutra/model/weights.hpp"
 #include "sutra/pipeline/quantize_awq_family.hpp"
 #include "sutra/pipeline/quantize_data_free.hpp"
+#include "sutra/pipeline/quantize_gptq_family.hpp"
 #include "sutra/pipeline/stream_quantize.hpp"
 #include "sutra/pipeline/tensor_writer.hpp"
 #include "sutra/plan/method.hpp"
@@ -135,20 +136,50 @@ Result<std::unique_ptr<model::Model>> open_family(const io::Checkpoint& ck,
     return std::move(*m);
 }
 
+// The generic path's calibration from `sutra calibrate`'s file (--calib): its windows
+// (calib.tokens), checked against the model (calib::load_calibration). A llama.cpp imatrix
+// names llama.cpp's Llama tensors and holds no windows, so it cannot calibrate this path.
+Result<std::optional<AwqSetup>> family_setup_from_stats(const QuantizeOptions& opt,
+                                                        model::Model& m) {
+    SUTRA_ASSIGN(const calib::CalibFileKind kind, calib::sniff_calib_path(*opt.calib));
+    const bool imatrix =
+        kind == calib::CalibFileKind::imatrix_gguf || kind == calib::CalibFileKind::imatrix_legacy;
+    const std::string& family = m.info().family;
+    if (imatrix && family == "llama")
+        return make_error(Errc::invalid_argument,
+                          opt.calib->string() +
+                              ": a llama.cpp imatrix drives Llama's own AWQ "
+                              "block only; drop --awq-block generic");
+    if (imatrix)
+        return make_error(Errc::invalid_argument,
+                          opt.calib->string() +
+                              ": a llama.cpp imatrix calibrates Llama-family models only (this "
+                              "is a " +
+                              family +
+                              " model); make a statistics file with `sutra calibrate MODEL "
+                              "--text FILE -o stats.safetensors`, or use --calib-text FILE");
+    AwqSetup s;
+    s.family_path = true;
+    SUTRA_ASSIGN(s.loss, resolve_awq_loss(opt, false));
+    SUTRA_ASSIGN(s.calib, calib::load_calibration(*opt.calib, m));
+    for (const std::span<const int32_t> w : calib::windows_of(s.calib))
+        s.family_windows.emplace_back(w.begin(), w.end());
+    return std::optional<AwqSetup>(std::move(s));
+}
+
 // The generic path's calibration: windows of the text or token ids, each from the initial
 // state (with the model's BOS first when it has one).
 Result<std::optional<AwqSetup>> prepare_family_awq(const QuantizeOptions& opt,
                                                    const io::Checkpoint& ck, model::Model& m) {
     const std::string family = m.info().family;
-    if (opt.method != "awq" && opt.method != "auto")
-        return make_error(Errc::unsupported, "--method " + opt.method + " is not available for " +
-                                                 family + " models yet; use --method awq or rtn");
-    if (opt.calib)
+    // awq, gptq and awq+gptq (pipeline/quantize_gptq_family); AWQ's trials by RTN only.
+    if (opt.method == "awq+gptq" && opt.awq_trials_gptq.value_or(false))
         return make_error(Errc::unsupported,
-                          opt.calib->string() +
-                              ": statistics files and imatrices are for the Llama family; "
-                              "calibrate a " +
-                              family + " model with --calib-text FILE or --calib-ids FILE");
+                          "--awq-trials gptq is for Llama's own AWQ block search; AWQ + GPTQ on " +
+                              family +
+                              " models rounds AWQ's trials with RTN: use --awq-trials "
+                              "rtn (the default there)");
+    if (opt.calib) return family_setup_from_stats(opt, m);
     AwqSetup s;
     s.family_path = true;
     SUTRA_ASSIGN(s.loss, resolve_awq_loss(opt, false));
@@ -328,13 +359,14 @@ AwqOptions awq_options_for(const QuantizeOptions& o) {
     return a;
 }
 
-ojson gptq_record(const QuantizeOptions& o, const calib::CalibrationData& c) {
+// trials_gptq: AWQ + GPTQ rounds AWQ's trials with GPTQ (Llama's own block search).
+ojson gptq_record(const QuantizeOptions& o, const calib::CalibrationData& c, bool trials_gptq) {
     ojson j;
     j["damp"] = o.gptq.damp;
     j["block"] = o.gptq.block;
     j["act_order"] = o.gptq.act_order;
     j["inputs"] = o.gptq_fp_inputs ? "full_precision" : "sequential";
-    if (o.method == "awq+gptq") j["awq_trial_rounding"] = o.awq_trials_gptq ? "gptq" : "rtn";
+    if (o.method == "awq+gptq") j["awq_trial_rounding"] = trials_gptq ? "gptq" : "rtn";
     j["calib_windows"] = c.windows;
     j["calib_seq_len"] = c.seq_len;
     return j;
@@ -457,7 +489,9 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     extra["method"] = gptq ? opt.method : awq ? "awq" : (data_free ? "data-free" : "rtn");
     if (awq && opt.method != "gptq")
         extra["awq"] = awq_record(awq_options_for(opt), awq->calib, *awq);
-    if (gptq) extra["gptq"] = gptq_record(opt, awq->calib);
+    if (gptq)
+        extra["gptq"] =
+            gptq_record(opt, awq->calib, !family_awq && opt.awq_trials_gptq.value_or(true));
     QuantizeReport rep;
     // The model's config.json travels with the weights, so the .qbin can be run on its own.
     const fs::path cfg_path = ck.model_dir() / "config.json";
@@ -542,6 +576,21 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
                                   "); raise it, lower --threads or --calib-tokens, or use "
                                   "--method rtn");
     }
+    if (gptq && family_awq && opt.max_memory) {
+        const uint64_t need =
+            current_rss_bytes() + gptq_family_memory_estimate(
+                                      *family, static_cast<uint64_t>(awq->calib.windows),
+                                      static_cast<uint64_t>(awq->calib.seq_len), opt.gptq.act_order,
+                                      opt.method == "awq+gptq", opt.gptq_fp_inputs);
+        if (need > opt.max_memory)
+            return make_error(Errc::invalid_argument,
+                              "--max-memory " + mib_text(opt.max_memory) + " is below what " +
+                                  opt.method + " needs here (about " +
+                                  std::to_string((need >> 20) + 1) +
+                                  " MiB: one block's weights, the Hessians of its widest stage "
+                                  "and the calibration activations); raise it, lower "
+                                  "--calib-tokens, or use --method rtn");
+    }
 
     const auto inputs = ck.input_paths();
     if (opt.dry_run) {
@@ -553,12 +602,26 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
         if (progress) progress->on_stage("quantize", p.input_data_bytes);
         uint64_t done = 0;
         std::vector<bool> written(p.tensors.size(), false);
-        if (gptq) {
+        if (gptq && family_awq) {
+            FamilyGptqOptions go;
+            go.block.gptq = opt.gptq;
+            go.block.sequential = !opt.gptq_fp_inputs;
+            go.block.measure_error = opt.gptq_report_error;
+            go.block.threads = stream.threads;
+            if (opt.method == "awq+gptq") {
+                go.awq = awq_options_for(opt);
+                go.awq->threads = stream.threads;
+                go.awq->loss = awq->loss;
+            }
+            SUTRA_ASSIGN(rep.gptq,
+                         quantize_layers_gptq_family(*family, awq->family_windows, records, w, go,
+                                                     opt.chunk_bytes, written, progress));
+        } else if (gptq) {
             GptqStreamOptions go;
             go.block.gptq = opt.gptq;
             go.block.sequential = !opt.gptq_fp_inputs;
             go.block.measure_error = opt.gptq_report_error;
-            go.gptq_in_search = opt.awq_trials_gptq;
+            go.gptq_in_search = opt.awq_trials_gptq.value_or(true);
             go.block.threads = stream.threads;
             if (opt.method == "awq+gptq") {
                 go.awq = awq_options_for(opt);

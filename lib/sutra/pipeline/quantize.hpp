@@ -52,13 +52,15 @@ struct QuantizeOptions {
     quant::GptqOptions gptq;
     bool gptq_fp_inputs = false;
     bool gptq_report_error = false;  // per linear, output error against RTN's
-    // AWQ + GPTQ: AWQ's scale search rounds its trials with GPTQ (default) or RTN.
-    bool awq_trials_gptq = true;
+    // AWQ + GPTQ: AWQ's scale search rounds its trials with GPTQ (true) or RTN (false); unset:
+    // GPTQ for Llama's own block search, RTN for the generic one (RWKV, Mamba), which has only
+    // RTN trials (true is refused there).
+    std::optional<bool> awq_trials_gptq;
     // AWQ + GPTQ runs AWQ's clipping only when asked (--clip); awq.clip = false (--no-clip)
     // turns it off for AWQ.
     bool clip_forced = false;
-    // AWQ through the generic block search (pipeline/awq_family_block) also for a family
-    // that has its own (Llama's awq_block).
+    // AWQ and GPTQ through the generic block code (pipeline/awq_family_block,
+    // gptq_family_block) also for a family that has its own (Llama's awq_block, gptq_block).
     bool awq_generic = false;
 };
 

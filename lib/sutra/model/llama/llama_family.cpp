@@ -58,6 +58,7 @@ class LlamaModel final : public Model {
 
     const ModelInfo& info() const override { return info_; }
     void set_linear_observer(LinearObserver observer) override {
+        observer_ = observer;
         llama_.set_linear_observer(std::move(observer));
     }
     std::string linear_tensor(int layer, std::string_view linear) const override {
@@ -103,6 +104,26 @@ class LlamaModel final : public Model {
         for (size_t i = 0; i < xs.size(); ++i) {
             SUTRA_TRY(llama_.run_head(*head_, xs[i], logits));
             SUTRA_TRY(each(i, logits));
+        }
+        return {};
+    }
+    // The final RMSNorm only: lm_head's weights are neither loaded nor applied.
+    Status observe_head(std::span<const Activations> xs) override {
+        if (!observer_) return {};
+        const int64_t H = info_.hidden_size;
+        SUTRA_ASSIGN(std::vector<float> norm, llama_.weights().load("model.norm.weight"));
+        if (static_cast<int64_t>(norm.size()) != H)
+            return make_error(Errc::bad_format,
+                              "tensor 'model.norm.weight' has " + std::to_string(norm.size()) +
+                                  " values, expected hidden_size " + std::to_string(H));
+        std::vector<float> h;
+        for (const Activations& x : xs) {
+            if (x.cols != H || x.data.size() != static_cast<size_t>(x.rows * H))
+                return make_error(Errc::invalid_argument,
+                                  "head: activations are not [tokens, hidden_size]");
+            h.resize(x.data.size());
+            llama_.norm(x.data.data(), norm, x.rows, h.data());
+            observer_(-1, "lm_head", h.data(), x.rows, x.cols);
         }
         return {};
     }
@@ -194,6 +215,7 @@ class LlamaModel final : public Model {
     std::optional<Llama> owned_;
     Llama& llama_;
     ModelInfo info_;
+    LinearObserver observer_;                  // also set in llama_, for observe_head
     std::shared_ptr<const HeadWeights> head_;  // between head_each calls
 };
 
