@@ -40,32 +40,6 @@ auto& weight_of(Weights& w, size_t i) {
     return *ws[i];
 }
 
-// ||X Aᵀ - X Bᵀ||² = Σ_r d_r S d_rᵀ with d = A - B and S = Σ x xᵀ.
-double output_error(const std::vector<float>& a, const std::vector<float>& b,
-                    const quant::HessianSum& s, uint64_t rows, unsigned threads) {
-    const uint64_t n = s.cols();
-    std::vector<double> per_row(rows);
-    parallel_for(rows, threads, [&](size_t r) {
-        std::vector<double> d(n);
-        for (uint64_t c = 0; c < n; ++c)
-            d[c] = static_cast<double>(a[r * n + c]) - static_cast<double>(b[r * n + c]);
-        double e = 0;
-        for (uint64_t i = 0; i < n; ++i) {
-            if (d[i] == 0.0) continue;
-            const double* hi = &s.sum()[i * n];
-            double t = 0;
-            for (uint64_t j = 0; j < n; ++j)
-                t += hi[j] * d[j];
-            e += d[i] * t;
-        }
-        per_row[r] = e;
-    });
-    double e = 0;
-    for (double v : per_row)
-        e += v;
-    return e;
-}
-
 class BlockRun {
   public:
     BlockRun(const model::Llama& llama, const BlockWeights& w, const BlockQuant& q,
@@ -111,9 +85,10 @@ class BlockRun {
             std::vector<float> deq = quant::gptq_dequantize(r, q_.layout[i]);
             if (opt_.measure_error) {
                 const auto& wi = weight_of(fp_, i);
-                rep.error_gptq = output_error(wi, deq, h, q_.layout[i].rows, opt_.threads);
-                rep.error_rtn = output_error(wi, quant::fake_quantize(wi, q_.layout[i]), h,
-                                             q_.layout[i].rows, opt_.threads);
+                rep.error_gptq =
+                    quant::hessian_output_error(wi, deq, h, q_.layout[i].rows, opt_.threads);
+                rep.error_rtn = quant::hessian_output_error(
+                    wi, quant::fake_quantize(wi, q_.layout[i]), h, q_.layout[i].rows, opt_.threads);
             }
             if (opt_.sequential) weight_of(cur_, i) = std::move(deq);
             res_.linears.push_back(std::move(rep));

@@ -29,32 +29,6 @@ class GptqObserverReset {
     model::Model& m_;
 };
 
-// ||X Aᵀ - X Bᵀ||² = Σ_r d_r S d_rᵀ with d = A - B and S = Σ x xᵀ; rows summed in order.
-double family_output_error(const std::vector<float>& a, const std::vector<float>& b,
-                           const quant::HessianSum& s, uint64_t rows, unsigned threads) {
-    const uint64_t n = s.cols();
-    std::vector<double> per_row(rows);
-    parallel_for(rows, threads, [&](size_t r) {
-        std::vector<double> d(n);
-        for (uint64_t c = 0; c < n; ++c)
-            d[c] = static_cast<double>(a[r * n + c]) - static_cast<double>(b[r * n + c]);
-        double e = 0;
-        for (uint64_t i = 0; i < n; ++i) {
-            if (d[i] == 0.0) continue;
-            const double* hi = &s.sum()[i * n];
-            double t = 0;
-            for (uint64_t j = 0; j < n; ++j)
-                t += hi[j] * d[j];
-            e += d[i] * t;
-        }
-        per_row[r] = e;
-    });
-    double e = 0;
-    for (double v : per_row)
-        e += v;
-    return e;
-}
-
 }  // namespace
 
 std::vector<std::vector<std::string>> gptq_family_stages(const model::Model& model, int layer) {
@@ -201,9 +175,9 @@ Result<FamilyGptqResult> gptq_family_block(model::Model& model, const model::Blo
                 rep.dead_columns += d;
             std::vector<float> deq = quant::gptq_dequantize(r, l);
             if (opt.measure_error) {
-                rep.error_gptq = family_output_error(wl, deq, h, l.rows, opt.threads);
-                rep.error_rtn =
-                    family_output_error(wl, quant::fake_quantize(wl, l), h, l.rows, opt.threads);
+                rep.error_gptq = quant::hessian_output_error(wl, deq, h, l.rows, opt.threads);
+                rep.error_rtn = quant::hessian_output_error(wl, quant::fake_quantize(wl, l), h,
+                                                            l.rows, opt.threads);
             }
             if (opt.sequential) *cur.find(name + ".weight") = std::move(deq);
             res.linears.push_back(std::move(rep));

@@ -268,4 +268,29 @@ std::vector<float> gptq_dequantize(const GptqResult& r, const QuantLayout& l) {
     return out;
 }
 
+double hessian_output_error(const std::vector<float>& a, const std::vector<float>& b,
+                            const HessianSum& s, uint64_t rows, unsigned threads) {
+    const uint64_t n = s.cols();
+    std::vector<double> per_row(rows);
+    parallel_for(rows, threads, [&](size_t r) {
+        std::vector<double> d(n);
+        for (uint64_t c = 0; c < n; ++c)
+            d[c] = static_cast<double>(a[r * n + c]) - static_cast<double>(b[r * n + c]);
+        double e = 0;
+        for (uint64_t i = 0; i < n; ++i) {
+            if (d[i] == 0.0) continue;
+            const double* hi = &s.sum()[i * n];
+            double t = 0;
+            for (uint64_t j = 0; j < n; ++j)
+                t += hi[j] * d[j];
+            e += d[i] * t;
+        }
+        per_row[r] = e;
+    });
+    double e = 0;
+    for (double v : per_row)
+        e += v;
+    return e;
+}
+
 }  // namespace sutra::quant

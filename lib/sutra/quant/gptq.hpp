@@ -85,6 +85,12 @@ Result<GptqResult> gptq_quantize(std::span<const float> w, const QuantLayout& l,
                                  const GptqFactor& f, const std::string& what,
                                  unsigned threads = 1);
 
+// ||X Aᵀ - X Bᵀ||² = Σ_r d_r S d_rᵀ for weights a, b [rows, s.cols()], d = a - b, S = Σ x xᵀ
+// (the output error of rounding a to b on the inputs summed in s); rows in order, so the
+// result does not depend on `threads`.
+double hessian_output_error(const std::vector<float>& a, const std::vector<float>& b,
+                            const HessianSum& s, uint64_t rows, unsigned threads = 1);
+
 // What the codes decode to, [rows, cols] (for losses and the next block's inputs).
 std::vector<float> gptq_dequantize(const GptqResult& r, const QuantLayout& l);
 
