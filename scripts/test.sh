@@ -8,18 +8,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+start=$SECONDS
+phase() { echo "== $1 (at $((SECONDS - start)) s)"; }
+
 bash scripts/bootstrap.sh
 
-echo "== format check (.clang-format)"
+phase "format check (.clang-format)"
 files=$(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find app lib test -name '*.cpp' -o -name '*.hpp')
 clang-format --dry-run -Werror $files
 
-echo "== release build"
+phase "release build"
 bash scripts/build.sh build -DSUTRA_WERROR=ON
+phase "release tests"
 (cd build && ctest --output-on-failure -j 2)
 
-echo "== ASan + UBSan build"
+phase "ASan + UBSan build"
 bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DSUTRA_SANITIZE=ON -DSUTRA_SKIP_SLOW_TESTS=ON -DSUTRA_UNITY_BUILD=ON
+phase "ASan + UBSan tests"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --output-on-failure -j 2)
+phase "done"

@@ -1,5 +1,8 @@
 #include "sutra/tokenize/regex.hpp"
 
+// Oniguruma otherwise defines a UChar macro, which would replace ICU's UChar in any
+// file compiled after this one in a unity build.
+#define ONIG_ESCAPE_UCHAR_COLLISION 1
 #include <oniguruma.h>
 
 #include <mutex>
@@ -19,8 +22,8 @@ void initialize_oniguruma() {
     });
 }
 
-const UChar* as_uchar(const char* p) {
-    return reinterpret_cast<const UChar*>(p);
+const OnigUChar* as_uchar(const char* p) {
+    return reinterpret_cast<const OnigUChar*>(p);
 }
 
 // Patterns come from tokenizer.json; a few hundred bytes is usual. The limit keeps a hostile
@@ -42,7 +45,7 @@ Result<Regex> Regex::compile(std::string_view pattern, const std::string& what) 
     const int r = onig_new(&re, as_uchar(pattern.data()), as_uchar(pattern.data() + pattern.size()),
                            ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_RUBY, &info);
     if (r != ONIG_NORMAL) {
-        UChar buf[ONIG_MAX_ERROR_MESSAGE_LEN];
+        OnigUChar buf[ONIG_MAX_ERROR_MESSAGE_LEN];
         onig_error_code_to_str(buf, r, &info);
         if (re != nullptr) onig_free(re);
         return make_error(Errc::bad_format, what + ": regex pattern \"" + std::string(pattern) +
@@ -78,8 +81,8 @@ std::vector<Match> Regex::find_all(std::string_view text) const {
     auto* re = static_cast<OnigRegex>(re_);
     OnigRegion* region = onig_region_new();
     if (region == nullptr) return out;
-    const UChar* str = as_uchar(text.data());
-    const UChar* end = str + text.size();
+    const OnigUChar* str = as_uchar(text.data());
+    const OnigUChar* end = str + text.size();
     std::size_t last_end = 0;        // where the next search starts
     std::size_t last_match_end = 0;  // the end of the last match returned
     bool any = false;                // whether one was returned
