@@ -1,5 +1,6 @@
 // `sutra bench --eval-text`: the options refused before any work (evaluation text that is the
 // calibration text, unknown methods, bad widths), and the child-process runner behind it.
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -87,10 +88,16 @@ TEST_CASE("bench child: result, error and death of the child come back", "[pipel
     SECTION("a value, and the child's own peak") {
         const uint64_t parent_before = current_rss_bytes();
         auto r = pipeline::run_in_child("work", []() -> Result<nlohmann::json> {
-            std::vector<char> big(64u << 20, 1);  // touched: 64 MiB resident in the child only
-            volatile char sum = 0;
-            for (size_t i = 0; i < big.size(); i += 4096)
-                sum = static_cast<char>(sum + big[i]);
+            // 64 MiB of fresh pages, touched: resident in the child only (a fresh mapping, not
+            // the heap, which may hold freed memory of earlier tests that is resident already).
+            const size_t size = 64u << 20;
+            void* p =
+                ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED) return make_error(Errc::io, "mmap failed");
+            auto* big = static_cast<volatile char*>(p);
+            for (size_t i = 0; i < size; i += 4096)
+                big[i] = 1;
+            ::munmap(p, size);
             return nlohmann::json{{"answer", 42}, {"pid", ::getpid()}};
         });
         SUTRA_REQUIRE_OK(r);
