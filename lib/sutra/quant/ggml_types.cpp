@@ -13,7 +13,7 @@
 namespace sutra::quant {
 namespace {
 
-constexpr std::array<GgmlTypeInfo, 10> kTypes = {{
+constexpr std::array<GgmlTypeInfo, 10> kGgmlTypes = {{
     {GgmlType::F32, "F32", 1, 4, "32-bit float, unquantized (32 bits/weight)"},
     {GgmlType::F16, "F16", 1, 2, "16-bit float (16 bits/weight)"},
     {GgmlType::Q4_0, "Q4_0", 32, 18, "4-bit, blocks of 32 with one F16 scale (4.5 bits/weight)"},
@@ -75,22 +75,22 @@ std::string fmt_value(float v) {
 }  // namespace
 
 std::span<const GgmlTypeInfo> ggml_types() {
-    return kTypes;
+    return kGgmlTypes;
 }
 
 const GgmlTypeInfo* find_ggml_type(uint32_t type_id) {
-    for (const auto& t : kTypes)
+    for (const auto& t : kGgmlTypes)
         if (static_cast<uint32_t>(t.type) == type_id) return &t;
     return nullptr;
 }
 
 const GgmlTypeInfo& ggml_type_info(GgmlType type) {
     const GgmlTypeInfo* t = find_ggml_type(static_cast<uint32_t>(type));
-    return t ? *t : kTypes[0];
+    return t ? *t : kGgmlTypes[0];
 }
 
 std::optional<GgmlType> parse_ggml_type(std::string_view name) {
-    for (const auto& t : kTypes) {
+    for (const auto& t : kGgmlTypes) {
         const std::string_view n = t.name;
         if (n.size() != name.size()) continue;
         bool same = true;
