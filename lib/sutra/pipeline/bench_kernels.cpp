@@ -96,6 +96,22 @@ std::vector<KernelTiming> bench_kernels(uint64_t elements, int runs, double min_
                                          scales.data() + r * l.n_groups,
                                          zeros.data() + r * l.n_groups, &bad);
          }},
+        {"rtn_row_f16_q4_g128", 2,  // the fused row: F16 values to packed codes
+         [&](const simd::Kernels& k) {
+             simd::RtnRow row;
+             row.format = simd::RowFormat::f16;
+             row.cols = l.cols;
+             row.group = l.group;
+             row.n_groups = l.n_groups;
+             row.bits = l.bits;
+             for (uint64_t r = 0; r < l.rows; ++r) {
+                 row.values = h.data() + r * l.cols;
+                 row.codes = packed.data() + r * l.row_code_bytes;
+                 row.scales = scales.data() + r * l.n_groups;
+                 row.zeros = zeros.data() + r * l.n_groups;
+                 k.rtn_row(row);
+             }
+         }},
     };
 
     std::vector<KernelTiming> outv;

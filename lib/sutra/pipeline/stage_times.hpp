@@ -8,10 +8,12 @@
 
 namespace sutra::pipeline {
 
-enum class Stage { read, convert, quantize, pack, write };
-inline constexpr size_t kStageCount = 5;
-inline constexpr std::array<std::string_view, kStageCount> kStageNames = {
-    "read", "convert", "quantize", "pack", "write"};
+// quantize is one pass per row from the stored values (F32/F16/BF16) to the packed codes, F16
+// scales and packed zero points: conversion and packing are part of it.
+enum class Stage { read, quantize, write };
+inline constexpr size_t kStageCount = 3;
+inline constexpr std::array<std::string_view, kStageCount> kStageNames = {"read", "quantize",
+                                                                          "write"};
 
 struct StageTimes {
     std::array<uint64_t, kStageCount> ns{};

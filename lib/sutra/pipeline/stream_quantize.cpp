@@ -51,11 +51,9 @@ std::vector<Job> make_jobs(const io::Checkpoint& ck, const plan::Plan& p,
     return jobs;
 }
 
-// A worker's reusable buffers.
+// A worker's reusable buffer: the stored bytes of one row block.
 struct Scratch {
     std::vector<uint8_t> raw;
-    std::vector<float> x;
-    std::vector<uint8_t> codes;
 };
 
 Status run_job(const io::Checkpoint& ck, const io::TensorRef& t, const format::QbinRecord& r,
@@ -65,31 +63,22 @@ Status run_job(const io::Checkpoint& ck, const io::TensorRef& t, const format::Q
         ScopedStage st(times, Stage::read);
         return ck.read_raw(t, job.begin, out.parts[0]);
     }
-    const auto& l = r.layout;
-    const uint64_t n = job.count * l.cols;
-    s.x.resize(n);
-    if (t.dtype == DType::F32) {
+    simd::RowFormat format = simd::RowFormat::f32;
+    if (t.dtype == DType::F16)
+        format = simd::RowFormat::f16;
+    else if (t.dtype == DType::BF16)
+        format = simd::RowFormat::bf16;
+    else if (t.dtype != DType::F32)
+        return make_error(Errc::unsupported, "tensor '" + t.name + "': dtype " +
+                                                 std::string(dtype_name(t.dtype)) +
+                                                 " cannot be quantized");
+    const uint64_t row_bytes = r.layout.cols * dtype_size(t.dtype);
+    s.raw.resize(job.count * row_bytes);
+    {
         ScopedStage st(times, Stage::read);
-        SUTRA_TRY(ck.read_raw(t, job.begin * l.cols * 4,
-                              std::span<uint8_t>(reinterpret_cast<uint8_t*>(s.x.data()), n * 4)));
-    } else {
-        if (t.dtype != DType::F16 && t.dtype != DType::BF16)
-            return make_error(Errc::unsupported, "tensor '" + t.name + "': dtype " +
-                                                     std::string(dtype_name(t.dtype)) +
-                                                     " cannot be quantized");
-        s.raw.resize(n * 2);
-        {
-            ScopedStage st(times, Stage::read);
-            SUTRA_TRY(ck.read_raw(t, job.begin * l.cols * 2, s.raw));
-        }
-        ScopedStage st(times, Stage::convert);
-        const auto* h = reinterpret_cast<const uint16_t*>(s.raw.data());
-        if (t.dtype == DType::F16)
-            simd::active().f16_to_f32(h, s.x.data(), n);
-        else
-            simd::active().bf16_to_f32(h, s.x.data(), n);
+        SUTRA_TRY(ck.read_raw(t, job.begin * row_bytes, s.raw));
     }
-    return quantize_block(r, job.begin, job.count, s.x.data(), out, s.codes, times);
+    return quantize_rows(r, job.begin, job.count, s.raw.data(), format, out, times);
 }
 
 // One slot of the ring of blocks in flight.
@@ -110,9 +99,10 @@ uint64_t stream_memory_bound(const std::vector<format::QbinRecord>& records,
     const uint64_t block = std::max(opt.block_bytes, widest);
     const unsigned threads = std::max(opt.threads, 1u);
     const unsigned inflight = opt.inflight ? opt.inflight : 2 * threads + 2;
-    // Per worker: the f32 block, its 16-bit source and the unpacked codes; per slot: the
-    // packed block (at most the f32 block's size for a raw copy).
-    return threads * (block + block / 2 + block / 4) + inflight * block;
+    // Per worker: the block's stored bytes (at most its f32 size) and the packed block it fills;
+    // per slot, and for the writer, one packed block (at most the f32 block's size for a raw
+    // copy).
+    return threads * 2 * block + (inflight + 1) * block;
 }
 
 Status stream_records(const io::Checkpoint& ck, const plan::Plan& p,

@@ -19,41 +19,68 @@ RowSource rows_from(std::span<const float> values, uint64_t cols) {
     };
 }
 
-Status quantize_block(const format::QbinRecord& r, uint64_t row0, uint64_t n, const float* x,
-                      PackedBlock& out, std::vector<uint8_t>& codes, StageTimes* times) {
+namespace {
+
+size_t value_bytes(simd::RowFormat f) {
+    return f == simd::RowFormat::f32 ? 4 : 2;
+}
+
+// The error for a row rtn_row refused: the reference, on the row widened to f32, names the
+// element (or group) at fault.
+Status row_error(const format::QbinRecord& r, uint64_t row, const void* values,
+                 simd::RowFormat format) {
+    const auto& l = r.layout;
+    std::vector<float> x(l.cols);
+    const auto* h = static_cast<const uint16_t*>(values);
+    for (uint64_t c = 0; c < l.cols; ++c)
+        x[c] = format == simd::RowFormat::f16    ? f16_to_f32(h[c])
+               : format == simd::RowFormat::bf16 ? bf16_to_f32(h[c])
+                                                 : static_cast<const float*>(values)[c];
+    std::vector<uint8_t> codes(l.cols), zeros(l.n_groups);
+    std::vector<uint16_t> scales(l.n_groups);
+    size_t bad = 0;
+    const auto st =
+        quant::quantize_row_rtn(x.data(), l, codes.data(), scales.data(), zeros.data(), &bad);
+    if (st == quant::RowStatus::not_finite)
+        return make_error(Errc::bad_format, "tensor '" + r.name + "': element [" +
+                                                std::to_string(row) + ", " + std::to_string(bad) +
+                                                "] is NaN or infinite; fix the checkpoint or keep "
+                                                "this tensor with a rule");
+    if (st == quant::RowStatus::scale_overflow)
+        return make_error(Errc::unsupported, "tensor '" + r.name + "': row " + std::to_string(row) +
+                                                 " has values too large for an F16 group scale; "
+                                                 "keep this tensor with a rule");
+    return make_error(Errc::internal, "tensor '" + r.name + "': row " + std::to_string(row) +
+                                          ": the " + simd::active().name +
+                                          " kernels refused a row the reference quantizes");
+}
+
+}  // namespace
+
+Status quantize_rows(const format::QbinRecord& r, uint64_t row0, uint64_t n, const void* values,
+                     simd::RowFormat format, PackedBlock& out, StageTimes* times) {
     const auto& l = r.layout;
     const simd::Kernels& k = simd::active();
     out.parts[0].resize(n * l.row_code_bytes);
     out.parts[1].resize(n * l.n_groups * 2);
     out.parts[2].resize(n * l.row_zero_bytes);
-    codes.resize(n * l.cols);
-    std::vector<uint8_t> zeros(n * l.n_groups);
-    {
-        ScopedStage t(times, Stage::quantize);
-        auto* scales = reinterpret_cast<uint16_t*>(out.parts[1].data());
-        for (uint64_t i = 0; i < n; ++i) {
-            size_t bad = 0;
-            const auto st = quant::quantize_row_rtn(k, x + i * l.cols, l, codes.data() + i * l.cols,
-                                                    scales + i * l.n_groups,
-                                                    zeros.data() + i * l.n_groups, &bad);
-            if (st == quant::RowStatus::not_finite)
-                return make_error(Errc::bad_format,
-                                  "tensor '" + r.name + "': element [" + std::to_string(row0 + i) +
-                                      ", " + std::to_string(bad) +
-                                      "] is NaN or infinite; fix the checkpoint or keep this "
-                                      "tensor with a rule");
-            if (st == quant::RowStatus::scale_overflow)
-                return make_error(Errc::unsupported,
-                                  "tensor '" + r.name + "': row " + std::to_string(row0 + i) +
-                                      " has values too large for an F16 group scale; keep "
-                                      "this tensor with a rule");
-        }
-    }
-    ScopedStage t(times, Stage::pack);
+    std::vector<uint8_t> zeros(l.n_groups);
+    ScopedStage t(times, Stage::quantize);
+    auto* scales = reinterpret_cast<uint16_t*>(out.parts[1].data());
+    const size_t row_bytes = l.cols * value_bytes(format);
     for (uint64_t i = 0; i < n; ++i) {
-        quant::pack_row_codes(k, codes.data() + i * l.cols, l.cols, l.bits,
-                              out.parts[0].data() + i * l.row_code_bytes);
-        quant::pack_row_codes(k, zeros.data() + i * l.n_groups, l.n_groups, l.bits,
+        simd::RtnRow row;
+        row.values = static_cast<const uint8_t*>(values) + i * row_bytes;
+        row.format = format;
+        row.cols = l.cols;
+        row.group = l.group;
+        row.n_groups = l.n_groups;
+        row.bits = l.bits;
+        row.codes = out.parts[0].data() + i * l.row_code_bytes;
+        row.scales = scales + i * l.n_groups;
+        row.zeros = zeros.data();
+        if (!k.rtn_row(row)) return row_error(r, row0 + i, row.values, format);
+        quant::pack_row_codes(k, zeros.data(), l.n_groups, l.bits,
                               out.parts[2].data() + i * l.row_zero_bytes);
     }
     return {};
@@ -67,7 +94,6 @@ Status write_quantized(const format::QbinRecord& r, size_t ri, format::QbinWrite
     // A batch of blocks: rows fetched in order, quantized in parallel, appended in order.
     const size_t batch = std::max<size_t>(1, 2 * static_cast<size_t>(threads));
     std::vector<std::vector<float>> xs(batch);
-    std::vector<std::vector<uint8_t>> codes(batch);
     std::vector<PackedBlock> blocks(batch);
     std::vector<Status> status(batch);
     for (uint64_t b0 = 0; b0 < n_blocks; b0 += batch) {
@@ -80,8 +106,8 @@ Status write_quantized(const format::QbinRecord& r, size_t ri, format::QbinWrite
         }
         parallel_for(nb, threads, [&](size_t i) {
             const uint64_t row0 = (b0 + i) * rows_per_block;
-            status[i] = quantize_block(r, row0, xs[i].size() / l.cols, xs[i].data(), blocks[i],
-                                       codes[i], nullptr);
+            status[i] = quantize_rows(r, row0, xs[i].size() / l.cols, xs[i].data(),
+                                      simd::RowFormat::f32, blocks[i], nullptr);
         });
         for (size_t i = 0; i < nb; ++i) {
             SUTRA_TRY(status[i]);

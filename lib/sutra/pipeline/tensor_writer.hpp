@@ -12,6 +12,7 @@
 #include "sutra/format/qbin_writer.hpp"
 #include "sutra/io/checkpoint.hpp"
 #include "sutra/pipeline/stage_times.hpp"
+#include "sutra/simd/kernels.hpp"
 
 namespace sutra::pipeline {
 
@@ -26,11 +27,13 @@ struct PackedBlock {
     std::array<std::vector<uint8_t>, 3> parts;
 };
 
-// Quantizes rows [row0, row0 + n) of record r, given as x[n * cols] f32, with the active
-// kernels into `out`; `codes` is scratch. Times go to `times` (may be null). A NaN/infinite
-// value or a group too wide for an F16 scale is an error naming the element.
-Status quantize_block(const format::QbinRecord& r, uint64_t row0, uint64_t n, const float* x,
-                      PackedBlock& out, std::vector<uint8_t>& codes, StageTimes* times);
+// Quantizes rows [row0, row0 + n) of record r, given as values[n * cols] in `format` (the
+// checkpoint's bytes as read, or f32 rows), with the active kernels' rtn_row into `out`, one
+// pass per row from the stored values to the packed bytes. Times go to `times` (may be null),
+// all under Stage::quantize. A NaN/infinite value or a group too wide for an F16 scale is an
+// error naming the element.
+Status quantize_rows(const format::QbinRecord& r, uint64_t row0, uint64_t n, const void* values,
+                     simd::RowFormat format, PackedBlock& out, StageTimes* times);
 
 // Quantizes record `ri` (r.layout) a row block at a time (chunk_bytes of f32 each), blocks
 // spread over `threads` threads; the bytes do not depend on their number.

@@ -29,6 +29,78 @@ struct ErrorSums {
     float max_abs_err = 0;
 };
 
+// One row for rtn_row: its values as stored in the checkpoint, its groups (quant/layout.hpp:
+// n_groups groups of `group` values, the last one cols - (n_groups - 1) * group wide), and
+// where its codes, scales and zero points go.
+enum class RowFormat : uint8_t { f32, f16, bf16 };
+struct RtnRow {
+    const void* values = nullptr;  // cols values in `format`
+    RowFormat format = RowFormat::f32;
+    size_t cols = 0;
+    size_t group = 0;
+    size_t n_groups = 0;
+    int bits = 4;                // 1 to 8
+    uint8_t* codes = nullptr;    // ceil(cols * bits / 8) bytes, bit-packed (every byte written)
+    uint16_t* scales = nullptr;  // n_groups F16 bit patterns
+    uint8_t* zeros = nullptr;    // n_groups zero points, one per byte (not packed)
+};
+
+// Products on packed weights (the layout of quant/layout.hpp), for the forward pass of a .qbin.
+//
+// Activations in 8 bits (llama.cpp's Q8_0): blocks of kQ8Block values; per block
+// d = max|x| / 127 (f32 division), q = clamp(rint(x / d), -127, 127) (rint: half to even), and
+// the integer sum of the block's q. A block of zeros has d = 0, q = 0; a block holding a NaN or
+// an infinity has d = NaN, q = 0, sum 0 (so every product with it is NaN, as in f32).
+inline constexpr size_t kQ8Block = 32;
+
+// One row of a packed weight matrix as stored: `cols` codes of `bits` bits (3, 4 or 8),
+// bit-packed (quant/layout.hpp); n_groups groups of `group` codes (the last one
+// cols - (n_groups - 1) * group wide), each with an F16 scale and a zero point, the zero points
+// bit-packed like the codes. A weight decodes to (code - zero) * scale.
+struct PackedRow {
+    const uint8_t* codes = nullptr;
+    const uint16_t* scales = nullptr;
+    const uint8_t* zeros = nullptr;
+    size_t cols = 0;
+    size_t group = 0;
+    size_t n_groups = 0;
+    int bits = 4;
+};
+
+// Activation rows quantized by quantize_q8, `cols` (a multiple of kQ8Block) values each: row t
+// is q + t * cols, its block scales d + t * cols / 32 and block sums sums + t * cols / 32.
+struct Q8Rows {
+    const int8_t* q = nullptr;
+    const float* d = nullptr;
+    const int32_t* sums = nullptr;
+    size_t cols = 0;
+};
+
+// kQ8Panel activation rows of Q8 interleaved for the token-parallel product
+// (packed_dot_q8_panel), `cols` values each: for block j, element group k (4 values, k < 8)
+// and row t, the 4 values q_t[32j + 4k .. + 4) are at q + ((8j + k) * kQ8Panel + t) * 4; block
+// j's scale and sum of row t are d[j * kQ8Panel + t] and sums[j * kQ8Panel + t] (the sum as
+// f32, exact). Rows past the ones given are zeros (d = 0, q = 0). Made by make_q8_panel.
+inline constexpr size_t kQ8Panel = 16;
+struct Q8Panel {
+    const int8_t* q = nullptr;    // kQ8Panel * cols
+    const float* d = nullptr;     // kQ8Panel * cols / kQ8Block
+    const float* sums = nullptr;  // kQ8Panel * cols / kQ8Block
+    size_t cols = 0;
+};
+// Rows [0, n) of x (n <= kQ8Panel) into a panel's buffers, the rest zeros.
+void make_q8_panel(const Q8Rows& x, size_t n, int8_t* q, float* d, float* sums);
+
+// The fixed order of the packed products (same on every ISA):
+// - packed_dot_q8 (every group width a multiple of kQ8Block): for block j of the row (group g),
+//   i_j = sum_c code_c * q_c - zero_g * sum_j, an exact integer (|i_j| < 2^22, so exact in f32
+//   too); t_j = (f32(i_j) * d_j) * scale_g; t_j is added to partial j % kSumLanes (f32, in
+//   order of j), and the partials are combined pairwise (combine_partials).
+// - packed_dot_f32 (any group width): per group g, element i of the group (from its first
+//   element) adds (f32(code) - zero_g) * x to partial i % kSumLanes; the group's value is
+//   combine_partials * scale_g, and the row's result is the sum of the group values in order
+//   of g (f32, from +0). (code - zero) * x instead of code * x - zero * x: the same cost, and no
+//   cancellation between two large sums.
 struct Kernels {
     const char* name;
     // IEEE half / bfloat16 bit patterns to f32, exactly (NaN payloads kept). out may alias the
@@ -52,6 +124,27 @@ struct Kernels {
     // sum a[i] * b[i] and sum (a[i] - b[i])^2, in the block order above.
     double (*dot)(const float* a, const float* b, size_t n);
     double (*sq_diff)(const float* a, const float* b, size_t n);
+    // x[0..n) (n a multiple of kQ8Block) to Q8: q[0..n), d and sums [n / kQ8Block] (above).
+    void (*quantize_q8)(const float* x, size_t n, int8_t* q, float* d, int32_t* sums);
+    // y[t * y_stride] = w . activation row t of x, for t in [0, n_x), in the order above. Every
+    // group width of w must be a multiple of kQ8Block, and x.cols == w.cols.
+    void (*packed_dot_q8)(const PackedRow& w, const Q8Rows& x, size_t n_x, float* y,
+                          size_t y_stride);
+    // The same products for the rows of a panel, y[t * y_stride] for t in [0, n) (n <=
+    // kQ8Panel), with the same bits as packed_dot_q8 gives each row: the panel's rows are
+    // vector lanes, so no horizontal sums are needed, which makes it the fast form for many
+    // rows.
+    void (*packed_dot_q8_panel)(const PackedRow& w, const Q8Panel& x, size_t n, float* y,
+                                size_t y_stride);
+    // y[t * y_stride] = w . x[t * x_stride .. + w.cols), for t in [0, n_x), in the order above.
+    void (*packed_dot_f32)(const PackedRow& w, const float* x, size_t x_stride, size_t n_x,
+                           float* y, size_t y_stride);
+    // Round-to-nearest of one row (the formula of quant/rtn.hpp, with quant::kMaxF16Scale as
+    // the largest scale) straight from its stored values: widening, min/max, scale and zero,
+    // codes and bit packing in one pass over each group held in cache. Returns false, outputs
+    // unspecified, when a value is NaN or infinite or a group's scale does not fit an F16 (the
+    // caller asks quant::quantize_row_rtn which element or group).
+    bool (*rtn_row)(const RtnRow& row);
 };
 
 // The scalar reference table.
