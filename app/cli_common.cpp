@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "sutra/model/matrix.hpp"
 #include "sutra/plan/method.hpp"
 #include "sutra/simd/dispatch.hpp"
 
@@ -88,6 +89,21 @@ int apply_isa(const GlobalOptions& g) {
         return fail(Error{st.error().code,
                           (g.isa.empty() ? "SUTRA_ISA: " : "--isa: ") + st.error().message});
     return kExitOk;
+}
+
+void add_activations_flag(CLI::App& app, std::string& value) {
+    app.add_option("--activations", value,
+                   "Activations of the products with packed weights: q8 (8-bit blocks of 32, as "
+                   "llama.cpp; default) or f32 (exact)")
+        ->check(choice_check("activations", {"q8", "f32"}));
+}
+
+void apply_product_options(const GlobalOptions& g, const std::string& activations) {
+    model::PackedProductOptions o = model::packed_product_options();
+    o.threads = g.threads;
+    if (!activations.empty())
+        if (auto f = model::parse_activation_format(activations)) o.activations = *f;
+    model::set_packed_product_options(o);
 }
 
 std::string version_text() {

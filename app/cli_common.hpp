@@ -29,6 +29,13 @@ struct GlobalOptions {
 // an error. Returns the exit code to use on failure, or kExitOk.
 int apply_isa(const GlobalOptions& g);
 
+// `--activations q8|f32` for the commands that run a model (eval, validate, generate, bench):
+// how products with a .qbin's packed weights treat their activations (model/matrix.hpp).
+void add_activations_flag(CLI::App& app, std::string& value);
+// Sets the packed-product options of the process from --threads and `activations` (a checked
+// --activations value; "" keeps q8).
+void apply_product_options(const GlobalOptions& g, const std::string& activations);
+
 // "sutra 0.1.0" plus the kernel instruction set in use and those available.
 std::string version_text();
 

@@ -34,6 +34,7 @@ struct BenchArgs {
     // --generate
     bool generate = false;
     std::string against, prompt, tokens_file;
+    std::string activations;  // --activations: of the quantized model's products
     int64_t prompt_tokens = pipeline::kDefaultBenchPromptTokens;
     int64_t gen_tokens = pipeline::kDefaultBenchGenTokens;
     // Flags that only --generate takes, and those that describe a quantization (the quant
@@ -215,10 +216,12 @@ Runner add_bench(CLI::App& app, const GlobalOptions& g) {
                        app.get_option("--text"),        app.get_option("--eval-text"),
                        app.get_option("--eval-tokens"), app.get_option("--eval-seq-len"),
                        app.get_option("--plot")};
+    add_activations_flag(app, a->activations);
     auto* json = app.add_flag("--json", a->json, "Print the result as JSON on stdout");
     app.add_flag("--markdown", a->markdown, "Print the result as Markdown tables")->excludes(json);
 
     return [a, &g]() -> int {
+        apply_product_options(g, a->activations);
         if (a->generate) return run_generate_bench(*a, g);
         if (const auto* o = first_given(a->generate_only))
             return fail(make_error(Errc::invalid_argument,

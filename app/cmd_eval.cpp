@@ -10,7 +10,7 @@ namespace sutra::app {
 
 Runner add_eval(CLI::App& app, const GlobalOptions& g) {
     struct Args {
-        std::string model, model_dir, text, tokens, tokenizer;
+        std::string model, model_dir, text, tokens, tokenizer, activations;
         int64_t seq_len = 256, max_tokens = 0;
         bool json = false;
     };
@@ -26,8 +26,10 @@ Runner add_eval(CLI::App& app, const GlobalOptions& g) {
     app.add_option("--seq-len", a->seq_len, "Window length in tokens, BOS included (default 256)");
     app.add_option("--max-tokens", a->max_tokens,
                    "Score only the first N text tokens (default: all)");
+    add_activations_flag(app, a->activations);
     app.add_flag("--json", a->json, "Print the result as JSON on stdout");
     return [a, &g]() -> int {
+        apply_product_options(g, a->activations);
         pipeline::EvalOptions opt;
         opt.model = a->model;
         if (!a->model_dir.empty()) opt.model_dir = a->model_dir;

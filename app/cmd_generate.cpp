@@ -9,9 +9,9 @@
 
 namespace sutra::app {
 
-Runner add_generate(CLI::App& app, const GlobalOptions&) {
+Runner add_generate(CLI::App& app, const GlobalOptions& g) {
     struct Args {
-        std::string model, model_dir, prompt, tokens, tokenizer;
+        std::string model, model_dir, prompt, tokens, tokenizer, activations;
         bool has_prompt = false;
         int64_t max_tokens = 128;
         double temperature = 0.0, top_p = 1.0;
@@ -35,7 +35,9 @@ Runner add_generate(CLI::App& app, const GlobalOptions&) {
     app.add_option("--seed", a->seed, "Random seed (same seed, same text; default 0)");
     app.add_flag("--json", a->json,
                  "Print one JSON document (ids, text, speeds) instead of streaming the text");
-    return [a, prompt]() -> int {
+    add_activations_flag(app, a->activations);
+    return [a, prompt, &g]() -> int {
+        apply_product_options(g, a->activations);
         pipeline::GenerateOptions opt;
         opt.model = a->model;
         if (!a->model_dir.empty()) opt.model_dir = a->model_dir;

@@ -11,7 +11,7 @@ namespace sutra::app {
 
 Runner add_validate(CLI::App& app, const GlobalOptions& g) {
     struct Args {
-        std::string qbin, against, text, tokens_file, tokenizer;
+        std::string qbin, against, text, tokens_file, tokenizer, activations;
         double max_mse = -1, max_rel = -1, min_corr = -2, max_ppl = 0, max_kl = 0;
         CLI::Option* max_ppl_opt = nullptr;
         CLI::Option* max_kl_opt = nullptr;
@@ -47,8 +47,10 @@ Runner add_validate(CLI::App& app, const GlobalOptions& g) {
         app.add_option("--max-kl", a->max_kl,
                        "Fail when the mean KL divergence of the .qbin from the original exceeds "
                        "this (nats per token)");
+    add_activations_flag(app, a->activations);
     app.add_flag("--json", a->json, "Print the result as JSON on stdout");
     return [a, &g]() -> int {
+        apply_product_options(g, a->activations);
         pipeline::ValidateOptions opt;
         opt.qbin = a->qbin;
         if (!a->against.empty()) opt.against = a->against;

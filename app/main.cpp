@@ -131,6 +131,7 @@ int main(int argc, char** argv) {
                 : (g.verbose >= 2 ? spdlog::level::debug
                                   : (g.verbose == 1 ? spdlog::level::info : spdlog::level::warn)));
     if (const int rc = apply_isa(g); rc != kExitOk) return rc;
+    apply_product_options(g, "");
     for (auto& [sub, run] : runners) {
         if (sub->parsed()) {
             try {

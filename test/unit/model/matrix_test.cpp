@@ -131,6 +131,17 @@ TEST_CASE("matrix: a .qbin runs on packed linears and gives its decoded weights'
         {"mamba", models / "tiny-mamba", "backbone.layers.1.mixer.in_proj.weight"},
     };
     const std::vector<int32_t> tokens = {1, 65, 200, 17, 100, 99, 42, 7};
+    // Exact (f32) activations, so the .qbin is its decoded weights to f32 rounding; the default
+    // q8 activations are compared in packed_matmul_test.cpp.
+    struct F32Activations {
+        model::PackedProductOptions saved = model::packed_product_options();
+        F32Activations() {
+            model::PackedProductOptions o = saved;
+            o.activations = model::ActivationFormat::f32;
+            model::set_packed_product_options(o);
+        }
+        ~F32Activations() { model::set_packed_product_options(saved); }
+    } f32_activations;
     for (const Case& c : cases) {
         INFO(c.name);
         test::TempDir tmp;
