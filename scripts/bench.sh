@@ -42,31 +42,13 @@ case "$runs" in
     ;;
 esac
 
-base=${SUTRA_BENCH_DIR:-/tmp/sutra-bench}
-if [ "$shape" = 1b ]; then model=$base/llama-1b-f16; else model=$base/tiny-f16; fi
+# The build, the checkpoint ($model) and its page-cache read (scripts/bench_model.sh).
+# shellcheck source=scripts/bench_model.sh
+. scripts/bench_model.sh
+bench_model_prepare bench.sh "$shape"
 dir=$base/report-$shape
 report=$dir/bench-report.md
 mkdir -p "$dir"
-
-# Build: the whole Release configuration when there is none yet, else just the two programs
-# used here (a no-op when up to date). The build's own output stays off the report.
-build=${SUTRA_BUILD_DIR:-build}
-if [ ! -x "$build/bin/sutra" ] || [ ! -x "$build/bin/sutra-make-example" ]; then
-  bash scripts/build.sh "$build" >&2
-else
-  cmake --build "$build" --target sutra sutra-make-example >&2
-fi
-build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
-[ "$build_type" = Release ] ||
-  echo "bench.sh: warning: $build is a '$build_type' build, not Release; timings will mislead" >&2
-sutra=$build/bin/sutra
-
-if [ ! -f "$model/model.safetensors" ] || [ ! -f "$model/config.json" ]; then
-  echo "bench.sh: generating $model (shape $shape, F16, seed 1)" >&2
-  "$build/bin/sutra-make-example" "$model" --shape "$shape" --dtype f16 --seed 1 --force >&2
-fi
-echo "bench.sh: reading $model/model.safetensors into the page cache" >&2
-cat "$model/model.safetensors" >/dev/null
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -25,8 +25,27 @@
 //   tokenize --model M --text FILE
 //       llama.cpp's tokenization of the file (no BOS added, special tokens not parsed).
 //       -> {"count", "ids"}
+//   speed   --model M (--tokens FILE | --prompt-tokens N) [--gen-tokens M]
+//       Prompt-processing and generation speed, as scripts/bench_generate.sh compares it with
+//       `sutra bench --generate`: loads M (mmap, llama.cpp's defaults), creates a context of
+//       N + M + 1 positions with a batch of N (so the prompt is one llama_decode), runs the
+//       first prompt id once and clears the cache (every weight touched: "load_seconds", in
+//       neither rate), then times sequence.evaluate (node-llama-cpp's generation loop) on the
+//       prompt, greedy (temperature 0), an EOS not stopping it: the prompt batch and the first
+//       token's sampling ("prompt"), then M decode steps of one token each through the KV cache,
+//       each sampling the next ("generation"). The prompt: the ids of --tokens FILE exactly, or
+//       N fixed pseudo-random ids made as `sutra bench --generate` makes them for a model
+//       without a tokenizer (SplitMix64, seed 0x5eed0001: the BOS first, then ids that are
+//       neither BOS nor EOS). Default M 128. Flash attention is left to node-llama-cpp's
+//       default ("auto") and the KV cache to --kv-type (default F16 here: llama.cpp's default).
+//       -> {"schema": "sutra.llamacpp.speed/1", "prompt_tokens_per_s", "gen_tokens_per_s",
+//          "prompt_seconds", "gen_seconds", "step_ms_median", "load_seconds",
+//          "peak_rss_bytes" (the node process's maximum resident set, node itself included),
+//          "start_rss_bytes", "file_bytes", "prompt_ids", "generated_ids",
+//          "weight_buffers_mib" (llama.cpp's weight buffers by type, e.g. {"CPU_Mapped": ...,
+//          "AMX": ...}, from its log), "flash_attention_resolved" (enabled / disabled), ...}
 // Common options: --threads N (default 2), --kv-type F32|F16 (KV cache type, default F32 so
-// the cache adds no rounding of its own; llama.cpp's default is F16).
+// the cache adds no rounding of its own, except for speed; llama.cpp's default is F16).
 // Exit status: 0 done, 2 usage or input error (one line on stderr), 3 the prebuilt llama.cpp
 // could not be loaded (the callers report that as skipped).
 import fs from "node:fs";
@@ -43,7 +62,7 @@ function parseArgs(argv) {
     const args = { models: [], command: null };
     const takesValue = new Set(["--module-dir", "--model", "--reference", "--tokens", "--text",
         "--seq-len", "--max-tokens", "--bos", "--steps", "--threads", "--kv-type",
-        "--dump-logits"]);
+        "--dump-logits", "--prompt-tokens", "--gen-tokens"]);
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (!a.startsWith("--")) {
@@ -69,13 +88,13 @@ function intOption(args, name, fallback, min) {
 
 const args = parseArgs(process.argv.slice(2));
 if (!args.moduleDir) fail(2, "--module-dir DIR (where node-llama-cpp is installed) is required");
-if (!["greedy", "eval", "tokenize"].includes(args.command ?? ""))
-    fail(2, "the command must be one of greedy, eval, tokenize");
+if (!["greedy", "eval", "tokenize", "speed"].includes(args.command ?? ""))
+    fail(2, "the command must be one of greedy, eval, tokenize, speed");
 if (args.models.length === 0) fail(2, "--model FILE.gguf is required");
 for (const m of [...args.models, ...(args.reference ? [args.reference] : [])])
     if (!fs.existsSync(m)) fail(2, `model ${m} does not exist`);
 const threads = intOption(args, "threads", 2, 1);
-const kvType = args.kvType ?? "F32";
+const kvType = args.kvType ?? (args.command === "speed" ? "F16" : "F32");
 if (!["F32", "F16"].includes(kvType)) fail(2, `--kv-type must be F32 or F16, got '${kvType}'`);
 
 let nlc;
@@ -85,11 +104,21 @@ try {
 } catch (e) {
     fail(3, `cannot import node-llama-cpp from ${args.moduleDir}: ${e.message}`);
 }
+// speed records llama.cpp's informational log (its weight buffers, whether flash attention was
+// enabled) for its report; every command prints only llama.cpp's errors.
+const llamaLog = [];
+const logOptions = args.command !== "speed" ? { logLevel: nlc.LlamaLogLevel.error } : {
+    logLevel: nlc.LlamaLogLevel.info,
+    logger: (level, message) => {
+        llamaLog.push(message);
+        if (level === nlc.LlamaLogLevel.error || level === nlc.LlamaLogLevel.fatal)
+            process.stderr.write(message.endsWith("\n") ? message : message + "\n");
+    },
+};
 let llama;
 try {
     llama = await nlc.getLlama({ gpu: false, build: "never", usePrebuiltBinaries: true,
-        skipDownload: true, progressLogs: false, logLevel: nlc.LlamaLogLevel.error,
-        maxThreads: threads });
+        skipDownload: true, progressLogs: false, ...logOptions, maxThreads: threads });
 } catch (e) {
     fail(3, `the prebuilt llama.cpp did not load (getLlama({gpu: false, build: "never"})): ${e.message}`);
 }
@@ -174,12 +203,128 @@ function readTokens(file) {
     });
 }
 
+// `sutra bench --generate`'s prompt for a model without a tokenizer
+// (pipeline/bench_generate.cpp random_prompt): n ids in [0, vocab), the BOS first where there
+// is one, then SplitMix64 (seed 0x5eed0001) ids modulo vocab that are neither BOS nor EOS.
+function randomPrompt(n, vocab, bos, eos) {
+    const mask = (1n << 64n) - 1n;
+    let state = 0x5eed0001n;
+    const next = () => {
+        state = (state + 0x9E3779B97F4A7C15n) & mask;
+        let z = state;
+        z = ((z ^ (z >> 30n)) * 0xBF58476D1CE4E5B9n) & mask;
+        z = ((z ^ (z >> 27n)) * 0x94D049BB133111EBn) & mask;
+        return z ^ (z >> 31n);
+    };
+    const ids = bos != null && bos >= 0 ? [bos] : [];
+    const special = (id) => id === bos || id === eos;
+    while (ids.length < n) {
+        const id = Number(next() % BigInt(vocab));
+        if (!special(id) || vocab <= 2) ids.push(id);
+    }
+    return ids.slice(0, n);
+}
+
+function median(xs) {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const secondsSince = (t) => Number(process.hrtime.bigint() - t) / 1e9;
+
+async function speed() {
+    const file = args.models[0];
+    if (args.models.length !== 1) fail(2, "speed takes one --model");
+    if (args.tokens && args.promptTokens != null)
+        fail(2, "give the prompt as --tokens FILE or --prompt-tokens N, not both");
+    if (!args.tokens && args.promptTokens == null) fail(2, "speed needs --tokens FILE or --prompt-tokens N");
+    const genTokens = intOption(args, "genTokens", 128, 1);
+    const startRss = process.memoryUsage().rss;
+    const tLoad = process.hrtime.bigint();
+    let model;
+    try {
+        model = await llama.loadModel({ modelPath: path.resolve(file), gpuLayers: 0 });
+    } catch (e) {
+        fail(2, `llama.cpp could not load ${file}: ${e.message}`);
+    }
+    const vocab = model.fileInfo?.metadata?.tokenizer?.ggml?.tokens?.length;
+    let prompt;
+    if (args.tokens) {
+        prompt = readTokens(args.tokens);
+    } else {
+        const n = intOption(args, "promptTokens", 1, 1);
+        if (!vocab) fail(2, `${file}: no tokenizer.ggml.tokens, so the vocabulary size is unknown; give --tokens FILE`);
+        prompt = randomPrompt(n, vocab, model.tokens.bos ?? -1, model.tokens.eos ?? -1);
+    }
+    if (vocab) for (const [i, t] of prompt.entries())
+        if (t >= vocab) fail(2, `prompt token ${i} (id ${t}) is outside the vocabulary of ${vocab}`);
+    const contextSize = prompt.length + genTokens + 1;
+    const context = await model.createContext({ contextSize, batchSize: prompt.length,
+        sequences: 1, threads, experimentalKvCacheKeyType: kvType,
+        experimentalKvCacheValueType: kvType });
+    const sequence = context.getSequence();
+    // Every weight touched once (mmap pages faulted in), as sutra's runs load theirs.
+    await sequence.controlledEvaluate([[prompt[0], { generateNext: { token: true } }]]);
+    await sequence.clearHistory();
+    const loadSeconds = secondsSince(tLoad);
+
+    // The prompt in one batch, then one decode per generated token: the first yield comes after
+    // the prompt batch (and the sampling of its next token), each later one after a decode.
+    const generated = [], steps = [];
+    let promptSeconds = 0;
+    let t = process.hrtime.bigint();
+    const tPrompt = t;
+    for await (const token of sequence.evaluate(prompt, { temperature: 0, yieldEogToken: true })) {
+        const now = process.hrtime.bigint();
+        if (generated.length === 0) promptSeconds = Number(now - tPrompt) / 1e9;
+        else steps.push(Number(now - t) / 1e9);
+        t = now;
+        generated.push(token);
+        if (generated.length > genTokens) break;  // the first + genTokens decode steps
+    }
+    if (steps.length !== genTokens)
+        fail(2, `llama.cpp stopped after ${steps.length} of ${genTokens} decode steps`);
+    const genSeconds = steps.reduce((a, b) => a + b, 0);
+    // From llama.cpp's log: "load_tensors: AMX model buffer size = 571.02 MiB" lines, and
+    // "Flash Attention enabled" / "disabled" (what "auto" resolved to).
+    const buffers = {};
+    let flashResolved = null;
+    for (const line of llamaLog.join("").split("\n")) {
+        const b = line.match(/load_tensors:\s+(\S+) model buffer size =\s+([0-9.]+) MiB/);
+        if (b) buffers[b[1]] = Number(b[2]);
+        const f = line.match(/Flash Attention (enabled|disabled)/i);
+        if (f) flashResolved = f[1].toLowerCase();
+    }
+    const peakRss = process.resourceUsage().maxRSS * 1024;
+    process.stdout.write(JSON.stringify({
+        schema: "sutra.llamacpp.speed/1",
+        llama_cpp: "node-llama-cpp@3.22.1 (llama.cpp v0.5.0, CPU prebuilt)",
+        model: file, file_bytes: fs.statSync(file).size, threads, kv_type: kvType,
+        flash_attention: String(context.flashAttention), flash_attention_resolved: flashResolved,
+        weight_buffers_mib: buffers, batch_size: context.batchSize,
+        context_size: context.contextSize, mmap: true, sampling: "greedy", stop_at_eos: false,
+        prompt_source: args.tokens ? `ids from ${args.tokens}` : "random (SplitMix64, seed 0x5eed0001)",
+        prompt_tokens: prompt.length, gen_tokens: genTokens,
+        load_seconds: loadSeconds, prompt_seconds: promptSeconds,
+        prompt_tokens_per_s: prompt.length / promptSeconds,
+        gen_seconds: genSeconds, gen_tokens_per_s: genTokens / genSeconds,
+        step_ms_median: 1e3 * median(steps),
+        peak_rss_bytes: peakRss, start_rss_bytes: startRss,
+        prompt_ids: prompt, generated_ids: generated.slice(0, genTokens),
+    }) + "\n");
+    await context.dispose();
+    await model.dispose();
+}
+
 const started = Date.now();
 if (args.command === "tokenize") {
     if (!args.text) fail(2, "tokenize needs --text FILE");
     const m = await llama.loadModel({ modelPath: path.resolve(args.models[0]), gpuLayers: 0, vocabOnly: true });
     const ids = m.tokenize(fs.readFileSync(args.text, "utf8"), false);
     process.stdout.write(JSON.stringify({ count: ids.length, ids: Array.from(ids) }) + "\n");
+} else if (args.command === "speed") {
+    await speed();
 } else if (args.command === "greedy") {
     const steps = intOption(args, "steps", 256, 1);
     const m = await openModel(args.models[0], steps + 1);
