@@ -2,9 +2,10 @@
 # Sets up a fresh Debian machine, then builds and runs every test twice: a Release build with
 # warnings as errors, and an ASan + UBSan build (without the [slow] full-text evaluations,
 # which the Release run covers; -g1: line tables only, enough for sanitizer stack traces and
-# about a fifth faster to compile than -g; a unity build, the CLI and test code unoptimised:
-# see CMakeLists.txt). Also checks formatting. Tests that need the fixtures in ../shared are
-# reported skipped when that folder is absent. The test programs run two at a time.
+# about a fifth faster to compile than -g; the CLI and test code unoptimised: see
+# CMakeLists.txt). Both compile the library as a unity build, to build from scratch in less
+# time. Also checks formatting. Tests that need the fixtures in ../shared are reported skipped
+# when that folder is absent. The test programs run two at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,7 @@ files=$(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find app lib test -name '*.c
 clang-format --dry-run -Werror $files
 
 phase "release build"
-bash scripts/build.sh build -DSUTRA_WERROR=ON
+bash scripts/build.sh build -DSUTRA_WERROR=ON -DSUTRA_UNITY_BUILD=ON
 phase "release tests"
 (cd build && ctest --output-on-failure -j 2)
 
