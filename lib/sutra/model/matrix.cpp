@@ -23,6 +23,9 @@ constexpr size_t kTokenBlock = 16;
 // Q8 products of at least this many rows go through panels (the token-parallel kernel); a
 // partial last panel of fewer rows goes row by row.
 constexpr size_t kPanelMinRows = 4;
+// Products with at most this many activation rows pass them in nibble order too
+// (simd::Q8Rows::qn), which the kernels read for 4-bit rows multiplied in place.
+constexpr int64_t kNibbleRows = 2;
 // Activation rows quantized per work item.
 constexpr int64_t kQuantizeRows = 16;
 // Products below this many multiply-adds run on the calling thread alone (waking the pool
@@ -144,6 +147,16 @@ void matmul_wt(const float* x, int64_t rows, int64_t in, const Matrix& w, int64_
     const float* dp = d.data();
     const int32_t* sp = sums.data();
     const auto yst = static_cast<size_t>(out);
+    // A 4-bit matrix times one or two rows (generation): the rows also in nibble order, so the
+    // kernel multiplies the packed bytes in place (the same bits either way).
+    thread_local std::vector<int8_t> qn;
+    const int8_t* qnp = nullptr;
+    if (q8 && p.layout.bits == 4 && rows <= kNibbleRows && cols % simd::kQ8NibbleChunk == 0) {
+        qn.resize(static_cast<size_t>(rows) * cols);
+        for (size_t r = 0; r < static_cast<size_t>(rows); ++r)
+            simd::q8_nibble_order(qp + r * cols, cols, qn.data() + r * cols);
+        qnp = qn.data();
+    }
 
     // Q8 with many rows: whole panels of kQ8Panel rows (and a last, partial one of at least
     // kPanelMinRows), the rest row by row. Either kernel gives the same bits for a row.
@@ -194,7 +207,8 @@ void matmul_wt(const float* x, int64_t rows, int64_t in, const Matrix& w, int64_
             for (int64_t o = o0; o < o1; ++o) {
                 const simd::PackedRow r = packed_row(p, static_cast<uint64_t>(o));
                 if (q8) {
-                    const simd::Q8Rows xr{qp + t0 * cols, dp + t0 * nb, sp + t0 * nb, cols};
+                    const simd::Q8Rows xr{qp + t0 * cols, dp + t0 * nb, sp + t0 * nb, cols,
+                                          qnp ? qnp + t0 * cols : nullptr};
                     k.packed_dot_q8(r, xr, n, yt + o, yst);
                 } else {
                     k.packed_dot_f32(r, x + t0 * cols, cols, n, yt + o, yst);

@@ -69,12 +69,24 @@ struct PackedRow {
 
 // Activation rows quantized by quantize_q8, `cols` (a multiple of kQ8Block) values each: row t
 // is q + t * cols, its block scales d + t * cols / 32 and block sums sums + t * cols / 32.
+// Optionally `qn`: the same rows in the order of 4-bit packed codes (q8_nibble_order), which
+// lets packed_dot_q8 multiply a 4-bit row's nibbles in place without interleaving them back
+// into code order (it gives the same bits with or without it).
 struct Q8Rows {
     const int8_t* q = nullptr;
     const float* d = nullptr;
     const int32_t* sums = nullptr;
     size_t cols = 0;
+    const int8_t* qn = nullptr;
 };
+
+// Values per chunk of q8_nibble_order.
+inline constexpr size_t kQ8NibbleChunk = 128;
+// One row of Q8 values, cols a multiple of kQ8NibbleChunk, reordered per chunk of 128 as the
+// nibbles of 64 packed 4-bit bytes hold their codes: the 64 values at even positions (low
+// nibbles), then the 64 at odd positions (high nibbles). out[c*128 + i] = q[c*128 + 2i],
+// out[c*128 + 64 + i] = q[c*128 + 2i + 1].
+void q8_nibble_order(const int8_t* q, size_t cols, int8_t* out);
 
 // kQ8Panel activation rows of Q8 interleaved for the token-parallel product
 // (packed_dot_q8_panel), `cols` values each: for block j, element group k (4 values, k < 8)

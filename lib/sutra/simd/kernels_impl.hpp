@@ -472,6 +472,34 @@ void block_dots16_wide(const uint8_t* c, const int8_t* q, int32_t* out) {
     }
     reduce_pairs16(v, out);
 }
+
+// The same 16 block dots from a 4-bit packed row (p: 256 bytes) and the activations in nibble
+// order (qn: q8_nibble_order): each 64-byte unit's low nibbles times its chunk's even values
+// and high nibbles times the odd ones, no interleave; 128-bit lane k of unit m sums block
+// 4m + k. The u8 x s8 pair sums of the two halves added in 16 bits stay below 4 * 15 * 128.
+void block_dots16_nib(const uint8_t* p, const int8_t* qn, int32_t* out) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512i ones = _mm512_set1_epi16(1);
+    __m512i u[4];
+    for (size_t m = 0; m < 4; ++m) {
+        const __m512i b = _mm512_loadu_si512(p + 64 * m);
+        const __m512i lo = _mm512_and_si512(b, m4);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(b, 4), m4);
+        const __m512i e = _mm512_maddubs_epi16(lo, _mm512_loadu_si512(qn + 128 * m));
+        const __m512i o = _mm512_maddubs_epi16(hi, _mm512_loadu_si512(qn + 128 * m + 64));
+        u[m] = _mm512_madd_epi16(_mm512_add_epi16(e, o), ones);
+    }
+    const auto pair = [](__m512i a, __m512i b) {
+        return _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+    };
+    const auto quad = [](__m512i a, __m512i b) {
+        return _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
+    };
+    // Element 4k + m: block 4m + k.
+    const __m512i w = quad(pair(u[0], u[1]), pair(u[2], u[3]));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    _mm512_storeu_si512(out, _mm512_permutexvar_epi32(order, w));
+}
 #elif SUTRA_X86_LANES == 8
 using V = __m256i;
 constexpr size_t kUnitBlocks = 2;
@@ -542,6 +570,40 @@ void block_dots16_wide(const uint8_t* c, const int8_t* q, int32_t* out) {
                                   _mm256_cvtepi8_epi16(ld(qk + 16))));
         }
         reduce8(v, out + 8 * h);
+    }
+}
+
+// As the AVX-512 block_dots16_nib: 32-byte units of 2 blocks, unit m of chunk m / 2; 128-bit
+// lane k of unit m sums block 2m + k.
+void block_dots16_nib(const uint8_t* p, const int8_t* qn, int32_t* out) {
+    const auto ld = [](const void* a) {
+        return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
+    };
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (size_t h = 0; h < 2; ++h) {
+        __m256i u[4];
+        for (size_t i = 0; i < 4; ++i) {
+            const size_t m = 4 * h + i;
+            const __m256i b = ld(p + 32 * m);
+            const __m256i lo = _mm256_and_si256(b, m4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
+            const int8_t* qc = qn + 128 * (m / 2) + 32 * (m % 2);
+            const __m256i e = _mm256_maddubs_epi16(lo, ld(qc));
+            const __m256i o = _mm256_maddubs_epi16(hi, ld(qc + 64));
+            u[i] = _mm256_madd_epi16(_mm256_add_epi16(e, o), ones);
+        }
+        const auto pair = [](__m256i a, __m256i b) {
+            return _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
+        };
+        const auto quad = [](__m256i a, __m256i b) {
+            return _mm256_add_epi32(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
+        };
+        // Element 4k + i: block 8h + 2i + k.
+        const __m256i w = quad(pair(u[0], u[1]), pair(u[2], u[3]));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * h),
+                            _mm256_permutevar8x32_epi32(w, order));
     }
 }
 #elif SUTRA_X86_LANES == 4
@@ -824,8 +886,9 @@ BlockGroups block_groups(const PackedRow& w, RowScratch& s, size_t nb) {
 
 // Activation rows [0, n_x) against one weight row, whose codes `codes` hands out; `bytes` are
 // the same codes as bytes (for the blocks after the last 16), `wide` picks the wide products.
-template <bool Wide, class Codes>
-void dot_q8_rows(const Codes& codes, const uint8_t* bytes, const BlockGroups& m, size_t nb,
+// dots(t, j, q, out): the 16 block dots of blocks [j, j + 16) with activation row t (q).
+template <class Dots>
+void dot_q8_rows(const Dots& dots16, const uint8_t* bytes, const BlockGroups& m, size_t nb,
                  const Q8Rows& x, size_t n_x, float* y, size_t y_stride) {
     for (size_t t = 0; t < n_x; ++t) {
         const int8_t* q = x.q + t * x.cols;
@@ -837,10 +900,7 @@ void dot_q8_rows(const Codes& codes, const uint8_t* bytes, const BlockGroups& m,
         size_t j = 0;
         alignas(64) int32_t dots[kSumLanes];
         for (; j + kSumLanes <= nb; j += kSumLanes) {
-            if constexpr (Wide)
-                block_dots16_wide(bytes + j * kQ8Block, q + j * kQ8Block, dots);
-            else
-                block_dots16(codes.at(j), q + j * kQ8Block, dots);
+            dots16(t, j, q, dots);
             I z[kAcc];
             F s[kAcc];
             m.get(j, z, s);
@@ -884,27 +944,50 @@ struct Packed4At {
 // row; more unpack the codes to bytes once.
 constexpr size_t kInPlaceRows = 2;
 
+// Block dots from codes as bytes (narrow or wide products) or from a 4-bit packed row.
+template <class Codes>
+auto narrow_dots(const Codes& codes) {
+    return [codes](size_t, size_t j, const int8_t* q, int32_t* out) {
+        block_dots16(codes.at(j), q + j * kQ8Block, out);
+    };
+}
+auto wide_dots(const uint8_t* bytes) {
+    return [bytes](size_t, size_t j, const int8_t* q, int32_t* out) {
+        block_dots16_wide(bytes + j * kQ8Block, q + j * kQ8Block, out);
+    };
+}
+
 void packed_dot_q8(const PackedRow& w, const Q8Rows& x, size_t n_x, float* y, size_t y_stride) {
     RowScratch& s = row_scratch();
     const size_t nb = w.cols / kQ8Block;
     unpack_groups(w, s);
     const BlockGroups m = block_groups(w, s, nb);
     if (w.bits == 8) {
-        dot_q8_rows<true>(BytesAt{w.codes}, w.codes, m, nb, x, n_x, y, y_stride);
+        dot_q8_rows(wide_dots(w.codes), w.codes, m, nb, x, n_x, y, y_stride);
         return;
     }
 #if SUTRA_X86_LANES != 0
     if (w.bits == 4 && n_x <= kInPlaceRows && nb % kSumLanes == 0) {
-        dot_q8_rows<false>(Packed4At{w.codes}, nullptr, m, nb, x, n_x, y, y_stride);
+#if SUTRA_X86_LANES >= 8
+        if (x.qn) {
+            const auto nib = [&w, &x](size_t t, size_t j, const int8_t*, int32_t* out) {
+                block_dots16_nib(w.codes + j * kQ8Block / 2, x.qn + t * x.cols + j * kQ8Block, out);
+            };
+            dot_q8_rows(nib, nullptr, m, nb, x, n_x, y, y_stride);
+            return;
+        }
+#endif
+        dot_q8_rows(narrow_dots(Packed4At{w.codes}), nullptr, m, nb, x, n_x, y, y_stride);
         return;
     }
 #endif
     s.codes.resize(w.cols);
     unpack_codes_row(w.codes, w.cols, w.bits, s.codes.data());
     if (w.bits <= 4)
-        dot_q8_rows<false>(BytesAt{s.codes.data()}, s.codes.data(), m, nb, x, n_x, y, y_stride);
+        dot_q8_rows(narrow_dots(BytesAt{s.codes.data()}), s.codes.data(), m, nb, x, n_x, y,
+                    y_stride);
     else
-        dot_q8_rows<true>(BytesAt{s.codes.data()}, s.codes.data(), m, nb, x, n_x, y, y_stride);
+        dot_q8_rows(wide_dots(s.codes.data()), s.codes.data(), m, nb, x, n_x, y, y_stride);
 }
 
 // The token-parallel product (packed_dot_q8_panel): lane l of a vector is panel row h * W + l,

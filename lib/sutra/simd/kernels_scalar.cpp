@@ -260,6 +260,15 @@ bool rtn_row_ref(const RtnRow& r) {
 
 }  // namespace
 
+void q8_nibble_order(const int8_t* q, size_t cols, int8_t* out) {
+    constexpr size_t half = kQ8NibbleChunk / 2;
+    for (size_t c = 0; c + kQ8NibbleChunk <= cols; c += kQ8NibbleChunk)
+        for (size_t i = 0; i < half; ++i) {
+            out[c + i] = q[c + 2 * i];
+            out[c + half + i] = q[c + 2 * i + 1];
+        }
+}
+
 void make_q8_panel(const Q8Rows& x, size_t n, int8_t* q, float* d, float* sums) {
     const size_t nb = x.cols / kQ8Block;
     for (size_t j = 0; j < nb; ++j) {

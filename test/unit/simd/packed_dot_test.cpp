@@ -286,6 +286,27 @@ TEST_CASE("packed: the Q8 product is bit-identical on every ISA", "[simd][packed
                 k->packed_dot_q8(m.row(4), mid, 3, y3.data(), 1);
                 for (size_t t = 0; t < 3; ++t)
                     CHECK(bits_of(y3[t]) == bits_of(ref[(2 + t) * rows + 4]));
+                // One and two rows with their nibble-order copy (the generation path for
+                // 4-bit rows): the same bits.
+                if (s.cols % sutra::simd::kQ8NibbleChunk == 0) {
+                    std::vector<int8_t> qn(n_x * s.cols, 99);
+                    for (size_t t = 0; t < n_x; ++t)
+                        sutra::simd::q8_nibble_order(a.q.data() + t * s.cols, s.cols,
+                                                     qn.data() + t * s.cols);
+                    for (size_t n : {1u, 2u}) {
+                        const size_t t0 = 3;
+                        const sutra::simd::Q8Rows xn{a.q.data() + t0 * s.cols,
+                                                     a.d.data() + t0 * s.cols / kQ8Block,
+                                                     a.sums.data() + t0 * s.cols / kQ8Block, s.cols,
+                                                     qn.data() + t0 * s.cols};
+                        for (size_t r = 0; r < rows; ++r) {
+                            std::vector<float> yn(n, NAN);
+                            k->packed_dot_q8(m.row(r), xn, n, yn.data(), 1);
+                            for (size_t t = 0; t < n; ++t)
+                                CHECK(bits_of(yn[t]) == bits_of(ref[(t0 + t) * rows + r]));
+                        }
+                    }
+                }
             }
         }
     }
