@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "sutra/model/matrix.hpp"
+#include "sutra/model/qbin_weights.hpp"
 #include "sutra/plan/method.hpp"
 #include "sutra/simd/dispatch.hpp"
 
@@ -104,6 +105,7 @@ void apply_product_options(const GlobalOptions& g, const std::string& activation
     if (!activations.empty())
         if (auto f = model::parse_activation_format(activations)) o.activations = *f;
     model::set_packed_product_options(o);
+    model::QbinWeights::set_qbin_mapping(!g.no_mmap);
 }
 
 std::string version_text() {

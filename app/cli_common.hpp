@@ -23,6 +23,7 @@ struct GlobalOptions {
     bool quiet = false;
     std::string isa;       // --isa (or SUTRA_ISA): kernel instruction set, "" = auto
     unsigned threads = 0;  // --threads: worker threads, 0 = all cores
+    bool no_mmap = false;  // --no-mmap: read a .qbin's packed weights instead of mapping it
 };
 
 // Applies SUTRA_ISA and then --isa to the kernel dispatch; an unknown or unsupported name is

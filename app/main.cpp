@@ -52,6 +52,9 @@ int main(int argc, char** argv) {
                    "also SUTRA_ISA");
     app.add_option("--threads", g.threads, "Worker threads (default: all cores)")
         ->check(CLI::Range(1u, 1024u));
+    app.add_flag("--no-mmap", g.no_mmap,
+                 "Read a .qbin's packed weights into memory instead of mapping the file "
+                 "(for a file others may truncate while sutra runs it)");
     app.set_version_flag("--version", [&g] {
         if (apply_isa(g) != kExitOk) std::exit(kExitError);
         return version_text();

@@ -265,21 +265,47 @@ Status QbinFile::read_rows_f32(const QbinRecord& r, uint64_t row0, uint64_t nrow
 Result<quant::PackedMatrix> QbinFile::read_packed_rows(size_t idx, uint64_t row0,
                                                        uint64_t nrows) const {
     const QbinRecord& r = records_[idx];
-    quant::PackedMatrix m;
-    m.layout = r.layout;
-    m.layout.rows = nrows;
+    quant::QuantLayout layout = r.layout;
+    layout.rows = nrows;
     const auto& l = r.layout;
     const auto& tq = ck_.tensors()[refs_[idx][0]];
     const auto& ts = ck_.tensors()[refs_[idx][1]];
     const auto& tz = ck_.tensors()[refs_[idx][2]];
-    m.codes.resize(nrows * l.row_code_bytes);
-    m.zeros.resize(nrows * l.row_zero_bytes);
-    m.scales.resize(nrows * l.n_groups);
-    SUTRA_TRY(ck_.read_raw(tq, row0 * l.row_code_bytes, m.codes));
+    std::vector<uint8_t> codes(nrows * l.row_code_bytes), zeros(nrows * l.row_zero_bytes);
+    std::vector<uint16_t> scales(nrows * l.n_groups);
+    SUTRA_TRY(ck_.read_raw(tq, row0 * l.row_code_bytes, codes));
     SUTRA_TRY(ck_.read_raw(
         ts, row0 * l.n_groups * 2,
-        std::span<uint8_t>(reinterpret_cast<uint8_t*>(m.scales.data()), m.scales.size() * 2)));
-    SUTRA_TRY(ck_.read_raw(tz, row0 * l.row_zero_bytes, m.zeros));
+        std::span<uint8_t>(reinterpret_cast<uint8_t*>(scales.data()), scales.size() * 2)));
+    SUTRA_TRY(ck_.read_raw(tz, row0 * l.row_zero_bytes, zeros));
+    return quant::PackedMatrix::owning(layout, std::move(codes), std::move(scales),
+                                       std::move(zeros));
+}
+
+Result<quant::PackedMatrix> QbinFile::map_packed(const QbinRecord& r) const {
+    if (!r.quantized)
+        return make_error(Errc::invalid_argument, "tensor '" + r.name + "' is not quantized");
+    const size_t idx = static_cast<size_t>(&r - records_.data());
+    // The three parts may lie in different shards: keep each one's mapping.
+    auto keep = std::make_shared<std::array<std::shared_ptr<const void>, 3>>();
+    SUTRA_ASSIGN(std::span<const uint8_t> codes,
+                 ck_.map_raw(ck_.tensors()[refs_[idx][0]], (*keep)[0]));
+    SUTRA_ASSIGN(std::span<const uint8_t> scales,
+                 ck_.map_raw(ck_.tensors()[refs_[idx][1]], (*keep)[1]));
+    SUTRA_ASSIGN(std::span<const uint8_t> zeros,
+                 ck_.map_raw(ck_.tensors()[refs_[idx][2]], (*keep)[2]));
+    // F16 scales are read as uint16: at an odd offset (a file not written by sutra, whose
+    // writer aligns every tensor) they are copied instead.
+    if (reinterpret_cast<uintptr_t>(scales.data()) % alignof(uint16_t) != 0) return read_packed(r);
+    quant::PackedMatrix m;
+    m.layout = r.layout;
+    m.codes = codes;
+    m.scales = std::span<const uint16_t>(reinterpret_cast<const uint16_t*>(scales.data()),
+                                         scales.size() / 2);
+    m.zeros = zeros;
+    m.storage = std::move(keep);
+    if (!m.consistent())
+        return make_error(Errc::internal, "tensor '" + r.name + "': stored sizes do not match");
     return m;
 }
 

@@ -40,6 +40,9 @@ class QbinFile {
     // A quantized record's codes, scales and zero points as stored (invalid_argument for a raw
     // record).
     Result<quant::PackedMatrix> read_packed(const QbinRecord& r) const;
+    // The same, in place in a read-only mapping of the file (io::Checkpoint::map_raw): no copy;
+    // the matrix keeps the mapping alive after this QbinFile is gone.
+    Result<quant::PackedMatrix> map_packed(const QbinRecord& r) const;
     // Row count and width used by read_rows_f32.
     static uint64_t rows_of(const QbinRecord& r);
     static uint64_t cols_of(const QbinRecord& r);

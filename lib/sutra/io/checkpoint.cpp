@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <mutex>
 #include <system_error>
 #include <unordered_set>
 
 #include "sutra/base/half.hpp"
 #include "sutra/io/foreign_format.hpp"
+#include "sutra/io/mapped_file.hpp"
 #include "sutra/io/model_path.hpp"
 #include "sutra/io/safetensors_header.hpp"
 #include "sutra/io/shard_index.hpp"
@@ -93,6 +95,12 @@ uint64_t Checkpoint::total_file_bytes() const {
     return n;
 }
 
+// The shards' mappings (map_raw), made on first use.
+struct Checkpoint::Mappings {
+    std::mutex m;
+    std::vector<std::shared_ptr<const MappedFile>> shards;
+};
+
 Result<Checkpoint> Checkpoint::open(const fs::path& given) {
     SUTRA_ASSIGN(const fs::path path, resolve_model_path(given));
     std::error_code ec;
@@ -127,6 +135,7 @@ Result<Checkpoint> Checkpoint::open(const fs::path& given) {
     }
 
     Checkpoint ck;
+    ck.maps_ = std::make_shared<Mappings>();
     if (!single.empty()) {
         SUTRA_ASSIGN(InputFile f, InputFile::open(single));
         SUTRA_ASSIGN(SafetensorsHeader h, read_header(f));
@@ -200,6 +209,27 @@ Status Checkpoint::read_raw(const TensorRef& t, uint64_t byte_offset,
     if (byte_offset > t.nbytes || out.size() > t.nbytes - byte_offset)
         return make_error(Errc::internal, "read past the end of tensor '" + t.name + "'");
     return files_[t.shard].read_at(t.file_offset + byte_offset, out);
+}
+
+Result<std::span<const uint8_t>> Checkpoint::map_raw(const TensorRef& t,
+                                                     std::shared_ptr<const void>& keep) const {
+    if (t.shard >= files_.size() || t.file_offset > files_[t.shard].size() ||
+        t.nbytes > files_[t.shard].size() - t.file_offset || !maps_)
+        return make_error(Errc::internal, "tensor '" + t.name + "' lies outside its file");
+    std::shared_ptr<const MappedFile> map;
+    {
+        std::lock_guard lock(maps_->m);
+        if (maps_->shards.size() < files_.size()) maps_->shards.resize(files_.size());
+        auto& slot = maps_->shards[t.shard];
+        if (!slot) {
+            SUTRA_TRY(files_[t.shard].check_unchanged());
+            SUTRA_ASSIGN(slot, MappedFile::map(files_[t.shard]));
+        }
+        map = slot;
+    }
+    const std::span<const uint8_t> all = map->bytes();
+    keep = map;
+    return all.subspan(t.file_offset, t.nbytes);
 }
 
 Status Checkpoint::read_f32(const TensorRef& t, uint64_t elem_offset, std::span<float> out) const {

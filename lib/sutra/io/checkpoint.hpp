@@ -6,6 +6,7 @@
 // grow with the model.
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -60,6 +61,11 @@ class Checkpoint {
 
     // Raw bytes [byte_offset, byte_offset + out.size()) of a tensor's data.
     Status read_raw(const TensorRef& t, uint64_t byte_offset, std::span<uint8_t> out) const;
+    // A tensor's data in place, in a read-only mapping of its shard (io::MappedFile, made on
+    // first use and shared by the shard's tensors; safe to call from several threads). `keep`
+    // receives the mapping, which keeps the bytes valid after this checkpoint is gone.
+    Result<std::span<const uint8_t>> map_raw(const TensorRef& t,
+                                             std::shared_ptr<const void>& keep) const;
     // Elements [elem_offset, elem_offset + out.size()) converted to f32 (F32, F16, BF16 only).
     Status read_f32(const TensorRef& t, uint64_t elem_offset, std::span<float> out) const;
     // Convenience for small tensors: the whole tensor as f32.
@@ -70,7 +76,9 @@ class Checkpoint {
     Status check_unchanged() const;
 
   private:
+    struct Mappings;
     std::vector<InputFile> files_;
+    std::shared_ptr<Mappings> maps_;
     std::vector<TensorRef> tensors_;
     std::unordered_map<std::string, size_t> by_name_;
     std::filesystem::path model_dir_;

@@ -24,6 +24,8 @@ class InputFile {
 
     const std::filesystem::path& path() const { return path_; }
     uint64_t size() const { return size_; }
+    // The open descriptor (for io::MappedFile); owned by this object.
+    int fd() const { return fd_; }
 
     // Reads exactly out.size() bytes at offset; a short read (the file shrank) is an error.
     Status read_at(uint64_t offset, std::span<uint8_t> out) const;

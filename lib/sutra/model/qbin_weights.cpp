@@ -1,5 +1,7 @@
 #include "sutra/model/qbin_weights.hpp"
 
+#include <atomic>
+
 namespace sutra::model {
 
 Result<const format::QbinRecord*> QbinWeights::record(std::string_view name) const {
@@ -52,8 +54,23 @@ Result<Matrix> QbinWeights::load_matrix(std::string_view name) const {
         SUTRA_ASSIGN(std::vector<float> v, file_->read_all_f32(*r));
         return Matrix(std::move(v));
     }
-    SUTRA_ASSIGN(quant::PackedMatrix m, file_->read_packed(*r));
+    SUTRA_ASSIGN(quant::PackedMatrix m, map_ ? file_->map_packed(*r) : file_->read_packed(*r));
     return Matrix(std::make_shared<const quant::PackedMatrix>(std::move(m)));
+}
+
+namespace {
+std::atomic<bool>& mapping_slot() {
+    static std::atomic<bool> on{true};
+    return on;
+}
+}  // namespace
+
+bool QbinWeights::qbin_mapping() {
+    return mapping_slot().load();
+}
+
+void QbinWeights::set_qbin_mapping(bool on) {
+    mapping_slot().store(on);
 }
 
 }  // namespace sutra::model

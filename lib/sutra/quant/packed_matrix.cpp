@@ -4,6 +4,24 @@
 
 namespace sutra::quant {
 
+PackedMatrix PackedMatrix::owning(const QuantLayout& layout, std::vector<uint8_t> codes,
+                                  std::vector<uint16_t> scales, std::vector<uint8_t> zeros) {
+    struct Buffers {
+        std::vector<uint8_t> codes;
+        std::vector<uint16_t> scales;
+        std::vector<uint8_t> zeros;
+    };
+    auto b =
+        std::make_shared<Buffers>(Buffers{std::move(codes), std::move(scales), std::move(zeros)});
+    PackedMatrix m;
+    m.layout = layout;
+    m.codes = b->codes;
+    m.scales = b->scales;
+    m.zeros = b->zeros;
+    m.storage = std::move(b);
+    return m;
+}
+
 bool PackedMatrix::consistent() const {
     const QuantLayout& l = layout;
     return codes.size() == l.rows * l.row_code_bytes && scales.size() == l.rows * l.n_groups &&

@@ -1,10 +1,13 @@
 // Packed weights in the forward pass (model/matrix.hpp): the product with a packed matrix
 // against a naive double-precision product with the scalar reference's dequantized weights,
 // for every bit width and group shape sutra writes; and a .qbin run by each family holding its
-// linears packed, giving the logits of the same weights dequantized into a checkpoint.
+// linears packed, giving the logits of the same weights dequantized into a checkpoint; the
+// packed weights used in place in a mapping of the .qbin, the same bits as read ones.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
+#include <memory>
 #include <vector>
 
 #include "support/cli_run.hpp"
@@ -30,25 +33,22 @@ namespace {
 // decoding of every row.
 quant::PackedMatrix pack(const std::vector<float>& w, uint64_t rows, uint64_t cols, int bits,
                          uint32_t group, std::vector<float>& dequantized) {
-    quant::PackedMatrix p;
-    p.layout = quant::make_layout(rows, cols, bits, group);
-    const quant::QuantLayout& l = p.layout;
-    p.codes.assign(rows * l.row_code_bytes, 0);
-    p.scales.assign(rows * l.n_groups, 0);
-    p.zeros.assign(rows * l.row_zero_bytes, 0);
+    const quant::QuantLayout l = quant::make_layout(rows, cols, bits, group);
+    std::vector<uint8_t> pc(rows * l.row_code_bytes, 0), pz(rows * l.row_zero_bytes, 0);
+    std::vector<uint16_t> ps(rows * l.n_groups, 0);
     dequantized.assign(rows * cols, 0.0f);
     std::vector<uint8_t> codes(cols), zeros(l.n_groups);
     for (uint64_t r = 0; r < rows; ++r) {
         size_t bad = 0;
         REQUIRE(quant::quantize_row_rtn(w.data() + r * cols, l, codes.data(),
-                                        p.scales.data() + r * l.n_groups, zeros.data(),
+                                        ps.data() + r * l.n_groups, zeros.data(),
                                         &bad) == quant::RowStatus::ok);
-        quant::pack_codes(codes.data(), cols, bits, p.codes.data() + r * l.row_code_bytes);
-        quant::pack_codes(zeros.data(), l.n_groups, bits, p.zeros.data() + r * l.row_zero_bytes);
-        quant::dequantize_row(codes.data(), p.scales.data() + r * l.n_groups, zeros.data(), l,
+        quant::pack_codes(codes.data(), cols, bits, pc.data() + r * l.row_code_bytes);
+        quant::pack_codes(zeros.data(), l.n_groups, bits, pz.data() + r * l.row_zero_bytes);
+        quant::dequantize_row(codes.data(), ps.data() + r * l.n_groups, zeros.data(), l,
                               dequantized.data() + r * cols);
     }
-    return p;
+    return quant::PackedMatrix::owning(l, std::move(pc), std::move(ps), std::move(pz));
 }
 
 }  // namespace
@@ -172,4 +172,62 @@ TEST_CASE("matrix: a .qbin runs on packed linears and gives its decoded weights'
         REQUIRE(packed.size() == decoded.size());
         CHECK(test::model::max_abs_diff(packed, decoded) < 1e-4);
     }
+}
+
+TEST_CASE("matrix: a .qbin's packed weights are used in place, in a mapping of the file",
+          "[matrix][shared]") {
+    const fs::path model = test::model::models_dir() / "stories260K-hf";
+    test::TempDir tmp;
+    const fs::path qbin = tmp / "m.qbin";
+    REQUIRE(test::run_sutra({"-q", "quantize", model.string(), "-o", qbin.string(), "--bits", "4",
+                             "--group-size", "32"})
+                .code == 0);
+    const char* linear = "model.layers.2.self_attn.q_proj.weight";
+    std::shared_ptr<const quant::PackedMatrix> mapped;
+    std::vector<float> read_rows;
+    {
+        auto file = format::QbinFile::open(qbin);
+        REQUIRE(file.ok());
+        const format::QbinRecord* r = file.value().find(linear);
+        REQUIRE(r);
+        auto a = file.value().map_packed(*r);
+        auto b = file.value().map_packed(*r);
+        auto c = file.value().read_packed(*r);
+        REQUIRE(a.ok());
+        REQUIRE(b.ok());
+        REQUIRE(c.ok());
+        // Both mapped views are the same bytes in the one mapping; the read one is a copy.
+        CHECK(a.value().codes.data() == b.value().codes.data());
+        CHECK(a.value().scales.data() == b.value().scales.data());
+        CHECK(c.value().codes.data() != a.value().codes.data());
+        CHECK(a.value().consistent());
+        CHECK(std::equal(a.value().codes.begin(), a.value().codes.end(), c.value().codes.begin(),
+                         c.value().codes.end()));
+        CHECK(std::equal(a.value().scales.begin(), a.value().scales.end(), c.value().scales.begin(),
+                         c.value().scales.end()));
+        CHECK(std::equal(a.value().zeros.begin(), a.value().zeros.end(), c.value().zeros.begin(),
+                         c.value().zeros.end()));
+        // QbinWeights maps by default and reads with mapping off.
+        CHECK(model::QbinWeights(file.value()).load_matrix(linear).value().packed->codes.data() ==
+              a.value().codes.data());
+        CHECK(model::QbinWeights(file.value(), false)
+                  .load_matrix(linear)
+                  .value()
+                  .packed->codes.data() != a.value().codes.data());
+        mapped = std::make_shared<const quant::PackedMatrix>(std::move(a).value());
+        read_rows.resize(r->layout.rows * r->layout.cols);
+        c.value().dequantize_rows(simd::active(), 0, r->layout.rows, read_rows.data());
+    }
+    // The file is closed: the matrix keeps its mapping.
+    std::vector<float> mapped_rows(read_rows.size(), NAN);
+    mapped->dequantize_rows(simd::active(), 0, mapped->rows(), mapped_rows.data());
+    CHECK(mapped_rows == read_rows);
+
+    // The logits are the same bits whether the weights are mapped or read (--no-mmap).
+    const std::vector<int32_t> tokens = {1, 65, 200, 17, 100, 99, 42, 7};
+    const auto with_map = logits_of(qbin, std::nullopt, tokens);
+    model::QbinWeights::set_qbin_mapping(false);
+    const auto without = logits_of(qbin, std::nullopt, tokens);
+    model::QbinWeights::set_qbin_mapping(true);
+    CHECK(with_map == without);
 }

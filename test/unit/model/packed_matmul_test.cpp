@@ -55,22 +55,20 @@ class ProductOptions {
 // W [rows, cols] quantized by RTN into the stored layout.
 std::shared_ptr<const quant::PackedMatrix> pack(const std::vector<float>& w, uint64_t rows,
                                                 uint64_t cols, int bits, uint32_t group) {
-    auto p = std::make_shared<quant::PackedMatrix>();
-    p->layout = quant::make_layout(rows, cols, bits, group);
-    const quant::QuantLayout& l = p->layout;
-    p->codes.assign(rows * l.row_code_bytes, 0);
-    p->scales.assign(rows * l.n_groups, 0);
-    p->zeros.assign(rows * l.row_zero_bytes, 0);
+    const quant::QuantLayout l = quant::make_layout(rows, cols, bits, group);
+    std::vector<uint8_t> pc(rows * l.row_code_bytes, 0), pz(rows * l.row_zero_bytes, 0);
+    std::vector<uint16_t> ps(rows * l.n_groups, 0);
     std::vector<uint8_t> codes(cols), zeros(l.n_groups);
     for (uint64_t r = 0; r < rows; ++r) {
         size_t bad = 0;
         REQUIRE(quant::quantize_row_rtn(w.data() + r * cols, l, codes.data(),
-                                        p->scales.data() + r * l.n_groups, zeros.data(),
+                                        ps.data() + r * l.n_groups, zeros.data(),
                                         &bad) == quant::RowStatus::ok);
-        quant::pack_codes(codes.data(), cols, bits, p->codes.data() + r * l.row_code_bytes);
-        quant::pack_codes(zeros.data(), l.n_groups, bits, p->zeros.data() + r * l.row_zero_bytes);
+        quant::pack_codes(codes.data(), cols, bits, pc.data() + r * l.row_code_bytes);
+        quant::pack_codes(zeros.data(), l.n_groups, bits, pz.data() + r * l.row_zero_bytes);
     }
-    return p;
+    return std::make_shared<const quant::PackedMatrix>(
+        quant::PackedMatrix::owning(l, std::move(pc), std::move(ps), std::move(pz)));
 }
 
 // Weight (r, c) by the documented decoding: (code - zero) * scale, from the stored bytes.
