@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -50,24 +51,63 @@ struct PoolLoop {
 
 using pool_detail::PoolLoop;
 
+// How long a worker that finished a loop keeps looking for the next one before it sleeps,
+// and how long run() looks for the workers to leave its loop before it sleeps: the forward
+// pass posts its products microseconds apart, and a wake-up through the kernel costs more
+// than that on a busy machine. Bounded, so an idle pool sleeps.
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+// Calls ready() until it is true or kSpin has passed; whether it became true.
+template <class Ready>
+bool spin_until(const Ready& ready) {
+    const auto until = std::chrono::steady_clock::now() + kSpin;
+    for (unsigned i = 0;; ++i) {
+        if (ready()) return true;
+        cpu_relax();
+        if ((i & 63) == 63 && std::chrono::steady_clock::now() >= until) return false;
+    }
+}
+
 struct WorkerPool::State {
     std::mutex m;
-    std::condition_variable wake;  // a new job, or stop
-    std::condition_variable done;  // a worker left a job
-    uint64_t generation = 0;       // of the jobs posted
-    PoolLoop* job = nullptr;       // the job being run, if any
-    bool stop = false;
-    std::atomic<bool> busy{false};  // a run() owns the pool
+    std::condition_variable wake;         // a new job, or stop
+    std::condition_variable done;         // a worker left a job
+    std::atomic<uint64_t> generation{0};  // of the jobs posted (written under m)
+    PoolLoop* job = nullptr;              // the job being run, if any (under m)
+    std::atomic<bool> stop{false};
+    std::atomic<bool> busy{false};      // a run() owns the pool
+    std::atomic<unsigned> sleeping{0};  // workers waiting on `wake` (under m)
     std::vector<std::thread> workers;
 
     // A worker joins each job it sees posted; one that wakes after the job is over (job null)
     // sleeps again, so run() never waits for a slow wake-up.
     void worker() {
         uint64_t seen = 0;
-        std::unique_lock lock(m);
         for (;;) {
-            wake.wait(lock, [&] { return stop || (job && generation != seen); });
+            const bool posted = spin_until([&] {
+                return stop.load(std::memory_order_relaxed) ||
+                       generation.load(std::memory_order_acquire) != seen;
+            });
+            std::unique_lock lock(m);
             if (stop) return;
+            if (!(job && generation != seen)) {
+                if (posted) {  // a job posted while looking, and over already: look again
+                    seen = generation;
+                    continue;
+                }
+                ++sleeping;
+                wake.wait(lock, [&] { return stop || (job && generation != seen); });
+                --sleeping;
+                if (stop) return;
+            }
             seen = generation;
             PoolLoop* j = job;
             ++j->users;
@@ -111,13 +151,20 @@ void WorkerPool::run(size_t n, const std::function<void(size_t)>& fn) {
     job.fn = &fn;
     job.n = n;
     job.error_item = n;
+    bool wake_workers = false;
     {
         std::lock_guard lock(s.m);
         s.job = &job;
-        ++s.generation;
+        s.generation.fetch_add(1, std::memory_order_release);
+        wake_workers = s.sleeping > 0;
     }
-    s.wake.notify_all();
+    if (wake_workers) s.wake.notify_all();
     job.work(s.m);
+    // The workers still in the job are finishing their last items: look, then sleep.
+    spin_until([&] {
+        std::lock_guard lock(s.m);
+        return job.users == 0;
+    });
     {
         std::unique_lock lock(s.m);
         s.done.wait(lock, [&] { return job.users == 0; });
