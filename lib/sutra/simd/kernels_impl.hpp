@@ -783,6 +783,27 @@ void unpack_groups(const PackedRow& w, RowScratch& s) {
     s.zeros.resize(w.n_groups);
     s.group_zeros.resize(w.n_groups + kSumLanes);
     s.group_scales.resize(w.n_groups + kSumLanes);
+#if SUTRA_X86_LANES == 16
+    // 4-bit zeros (the generation case): 16 groups per step, straight from the packed bytes
+    // and the F16 scales (vcvtph2ps is exact, as the generic conversion); masked loads for
+    // the last, partial step never read past the row.
+    if (w.bits == 4) {
+        const __m128i m4 = _mm_set1_epi8(0x0f);
+        for (size_t g = 0; g < w.n_groups; g += 16) {
+            const size_t n = std::min<size_t>(16, w.n_groups - g);
+            const auto mask16 = static_cast<__mmask16>((1u << n) - 1);
+            const auto mask8 = static_cast<__mmask16>((1u << ((n + 1) / 2)) - 1);
+            const __m128i b = _mm_maskz_loadu_epi8(mask8, w.zeros + g / 2);
+            const __m128i z =
+                _mm_unpacklo_epi8(_mm_and_si128(b, m4), _mm_and_si128(_mm_srli_epi16(b, 4), m4));
+            _mm_mask_storeu_epi8(s.zeros.data() + g, mask16, z);
+            _mm512_mask_storeu_epi32(s.group_zeros.data() + g, mask16, _mm512_cvtepu8_epi32(z));
+            _mm512_mask_storeu_ps(s.group_scales.data() + g, mask16,
+                                  _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask16, w.scales + g)));
+        }
+        return;
+    }
+#endif
     unpack_codes_row(w.zeros, w.n_groups, w.bits, s.zeros.data());
     f16_to_f32(w.scales, s.group_scales.data(), w.n_groups);
     for (size_t g = 0; g < w.n_groups; ++g)
