@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "sutra/base/half.hpp"
@@ -908,8 +909,10 @@ BlockGroups block_groups(const PackedRow& w, RowScratch& s, size_t nb) {
 // Activation rows [0, n_x) against one weight row, whose codes `codes` hands out; `bytes` are
 // the same codes as bytes (for the blocks after the last 16), `wide` picks the wide products.
 // dots(t, j, q, out): the 16 block dots of blocks [j, j + 16) with activation row t (q).
-template <class Dots>
-void dot_q8_rows(const Dots& dots16, const uint8_t* bytes, const BlockGroups& m, size_t nb,
+// `m` hands out the blocks' zero points and scales (BlockGroups; or Packed4Groups, for rows of
+// whole 16-block steps only).
+template <class Dots, class Groups>
+void dot_q8_rows(const Dots& dots16, const uint8_t* bytes, const Groups& m, size_t nb,
                  const Q8Rows& x, size_t n_x, float* y, size_t y_stride) {
     for (size_t t = 0; t < n_x; ++t) {
         const int8_t* q = x.q + t * x.cols;
@@ -931,23 +934,67 @@ void dot_q8_rows(const Dots& dots16, const uint8_t* bytes, const BlockGroups& m,
                 acc[a] += (xsimd::batch_cast<float>(i) * F::load_unaligned(d + k)) * s[a];
             }
         }
-        if (j == nb) {
+        if (j == nb || !std::is_same_v<Groups, BlockGroups>) {
             y[t * y_stride] = combine_acc(acc);
             continue;
         }
-        alignas(64) float p[kSumLanes];
-        for (size_t a = 0; a < kAcc; ++a)
-            acc[a].store_aligned(p + a * W);
-        for (size_t lane = 0; j < nb; ++j, ++lane) {
-            const auto g = static_cast<size_t>(j >> m.shift);
-            const int32_t zero = m.per_block ? m.zb[j] : m.zg[g];
-            const float scale = m.per_block ? m.sb[j] : m.sg[g];
-            const int32_t i = block_dot(bytes + j * kQ8Block, q + j * kQ8Block) - zero * sums[j];
-            p[lane] += (static_cast<float>(i) * d[j]) * scale;
+        if constexpr (std::is_same_v<Groups, BlockGroups>) {
+            alignas(64) float p[kSumLanes];
+            for (size_t a = 0; a < kAcc; ++a)
+                acc[a].store_aligned(p + a * W);
+            for (size_t lane = 0; j < nb; ++j, ++lane) {
+                const auto g = static_cast<size_t>(j >> m.shift);
+                const int32_t zero = m.per_block ? m.zb[j] : m.zg[g];
+                const float scale = m.per_block ? m.sb[j] : m.sg[g];
+                const int32_t i =
+                    block_dot(bytes + j * kQ8Block, q + j * kQ8Block) - zero * sums[j];
+                p[lane] += (static_cast<float>(i) * d[j]) * scale;
+            }
+            y[t * y_stride] = combine_partials(p);
         }
-        y[t * y_stride] = combine_partials(p);
     }
 }
+
+#if SUTRA_X86_LANES == 16
+// BlockGroups' values for a 4-bit row read straight from the row, F16 scales and packed zero
+// points, with no unpacking into scratch first (whose stores the loads would wait for): the
+// groups of blocks [j0, j0 + 16) are 16 >> shift consecutive ones from g0 = j0 >> shift (one
+// when shift >= 4), so 16 nibbles from byte g0 / 2 hold them, the first one at g0 % 2.
+// Power-of-two blocks per group only; the same values as BlockGroups.
+struct Packed4Groups {
+    const uint16_t* scales;
+    const uint8_t* zeros;
+    size_t n_groups;
+    unsigned shift;
+    __m512i idx;
+
+    Packed4Groups(const PackedRow& w, unsigned shift_)
+        : scales(w.scales), zeros(w.zeros), n_groups(w.n_groups), shift(shift_) {
+        alignas(64) int32_t v[16];
+        for (size_t l = 0; l < 16; ++l)
+            v[l] = static_cast<int32_t>(l >> std::min(shift, 31u));
+        idx = _mm512_load_si512(v);
+    }
+
+    void get(size_t j0, I* z, F* s) const {
+        const size_t g0 = j0 >> shift;
+        const size_t n = std::min<size_t>(16, n_groups - g0);
+        const auto mask = static_cast<__mmask16>((1u << n) - 1);
+        s[0] = _mm512_permutexvar_ps(idx,
+                                     _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, scales + g0)));
+        const size_t first = g0 % 2;
+        const size_t bytes = std::min<size_t>(8, (first + n + 1) / 2);
+        const __m128i b =
+            _mm_maskz_loadu_epi8(static_cast<__mmask16>((1u << bytes) - 1), zeros + g0 / 2);
+        const __m128i m4 = _mm_set1_epi8(0x0f);
+        const __m128i nib =
+            _mm_unpacklo_epi8(_mm_and_si128(b, m4), _mm_and_si128(_mm_srli_epi16(b, 4), m4));
+        z[0] = _mm512_permutexvar_epi32(
+            _mm512_add_epi32(idx, _mm512_set1_epi32(static_cast<int32_t>(first))),
+            _mm512_cvtepu8_epi32(nib));
+    }
+};
+#endif
 
 // Codes of blocks [j, j + 16) for block_dots16, from bytes or from the packed 4-bit row.
 struct BytesAt {
@@ -979,8 +1026,21 @@ auto wide_dots(const uint8_t* bytes) {
 }
 
 void packed_dot_q8(const PackedRow& w, const Q8Rows& x, size_t n_x, float* y, size_t y_stride) {
-    RowScratch& s = row_scratch();
     const size_t nb = w.cols / kQ8Block;
+#if SUTRA_X86_LANES == 16
+    // Generation on a 4-bit row: the nibbles in place, the groups straight from the row.
+    const size_t per_group = w.group / kQ8Block;
+    if (w.bits == 4 && n_x <= kInPlaceRows && nb % kSumLanes == 0 && x.qn &&
+        (per_group & (per_group - 1)) == 0) {
+        const Packed4Groups m(w, static_cast<unsigned>(std::countr_zero(per_group)));
+        const auto nib = [&w, &x](size_t t, size_t j, const int8_t*, int32_t* out) {
+            block_dots16_nib(w.codes + j * kQ8Block / 2, x.qn + t * x.cols + j * kQ8Block, out);
+        };
+        dot_q8_rows(nib, nullptr, m, nb, x, n_x, y, y_stride);
+        return;
+    }
+#endif
+    RowScratch& s = row_scratch();
     unpack_groups(w, s);
     const BlockGroups m = block_groups(w, s, nb);
     if (w.bits == 8) {
