@@ -208,7 +208,9 @@ WorkerPool& shared_pool(unsigned threads) {
         return true;
     }();
     (void)registered;
-    const unsigned want = threads ? threads : default_threads();
+    // The default width is read once (a system call; this runs for every product).
+    static const unsigned default_width = default_threads();
+    const unsigned want = threads ? threads : default_width;
     std::lock_guard lock(shared_pool_mutex());
     WorkerPool*& p = shared_pool_slot();
     if (!p || p->threads() != want) {
