@@ -14,7 +14,6 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <type_traits>
 #include <vector>
 
 #include "sutra/base/half.hpp"
@@ -478,11 +477,17 @@ void block_dots16_wide(const uint8_t* c, const int8_t* q, int32_t* out) {
 // order (qn: q8_nibble_order): each 64-byte unit's low nibbles times its chunk's even values
 // and high nibbles times the odd ones, no interleave; 128-bit lane k of unit m sums block
 // 4m + k. The u8 x s8 pair sums of the two halves added in 16 bits stay below 4 * 15 * 128.
-void block_dots16_nib(const uint8_t* p, const int8_t* qn, int32_t* out) {
+// `units` < 4: only the first units * 4 blocks are there (the rest of out is 0), nothing
+// past them is read.
+void block_dots16_nib(const uint8_t* p, const int8_t* qn, int32_t* out, size_t units = 4) {
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     const __m512i ones = _mm512_set1_epi16(1);
     __m512i u[4];
     for (size_t m = 0; m < 4; ++m) {
+        if (m >= units) {
+            u[m] = _mm512_setzero_si512();
+            continue;
+        }
         const __m512i b = _mm512_loadu_si512(p + 64 * m);
         const __m512i lo = _mm512_and_si512(b, m4);
         const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(b, 4), m4);
@@ -909,10 +914,8 @@ BlockGroups block_groups(const PackedRow& w, RowScratch& s, size_t nb) {
 // Activation rows [0, n_x) against one weight row, whose codes `codes` hands out; `bytes` are
 // the same codes as bytes (for the blocks after the last 16), `wide` picks the wide products.
 // dots(t, j, q, out): the 16 block dots of blocks [j, j + 16) with activation row t (q).
-// `m` hands out the blocks' zero points and scales (BlockGroups; or Packed4Groups, for rows of
-// whole 16-block steps only).
-template <class Dots, class Groups>
-void dot_q8_rows(const Dots& dots16, const uint8_t* bytes, const Groups& m, size_t nb,
+template <class Dots>
+void dot_q8_rows(const Dots& dots16, const uint8_t* bytes, const BlockGroups& m, size_t nb,
                  const Q8Rows& x, size_t n_x, float* y, size_t y_stride) {
     for (size_t t = 0; t < n_x; ++t) {
         const int8_t* q = x.q + t * x.cols;
@@ -934,24 +937,21 @@ void dot_q8_rows(const Dots& dots16, const uint8_t* bytes, const Groups& m, size
                 acc[a] += (xsimd::batch_cast<float>(i) * F::load_unaligned(d + k)) * s[a];
             }
         }
-        if (j == nb || !std::is_same_v<Groups, BlockGroups>) {
+        if (j == nb) {
             y[t * y_stride] = combine_acc(acc);
             continue;
         }
-        if constexpr (std::is_same_v<Groups, BlockGroups>) {
-            alignas(64) float p[kSumLanes];
-            for (size_t a = 0; a < kAcc; ++a)
-                acc[a].store_aligned(p + a * W);
-            for (size_t lane = 0; j < nb; ++j, ++lane) {
-                const auto g = static_cast<size_t>(j >> m.shift);
-                const int32_t zero = m.per_block ? m.zb[j] : m.zg[g];
-                const float scale = m.per_block ? m.sb[j] : m.sg[g];
-                const int32_t i =
-                    block_dot(bytes + j * kQ8Block, q + j * kQ8Block) - zero * sums[j];
-                p[lane] += (static_cast<float>(i) * d[j]) * scale;
-            }
-            y[t * y_stride] = combine_partials(p);
+        alignas(64) float p[kSumLanes];
+        for (size_t a = 0; a < kAcc; ++a)
+            acc[a].store_aligned(p + a * W);
+        for (size_t lane = 0; j < nb; ++j, ++lane) {
+            const auto g = static_cast<size_t>(j >> m.shift);
+            const int32_t zero = m.per_block ? m.zb[j] : m.zg[g];
+            const float scale = m.per_block ? m.sb[j] : m.sg[g];
+            const int32_t i = block_dot(bytes + j * kQ8Block, q + j * kQ8Block) - zero * sums[j];
+            p[lane] += (static_cast<float>(i) * d[j]) * scale;
         }
+        y[t * y_stride] = combine_partials(p);
     }
 }
 
@@ -994,6 +994,35 @@ struct Packed4Groups {
             _mm512_cvtepu8_epi32(nib));
     }
 };
+
+// dot_q8_rows for a 4-bit row read in place (activations in nibble order), any multiple of 4
+// blocks: a last step of fewer than 16 blocks adds only its own lanes (a masked add), so
+// each block lands in the lane and order of dot_q8_rows' tail, the same bits.
+void dot_q8_rows_nib4(const PackedRow& w, const Packed4Groups& m, size_t nb, const Q8Rows& x,
+                      size_t n_x, float* y, size_t y_stride) {
+    for (size_t t = 0; t < n_x; ++t) {
+        const int8_t* qn = x.qn + t * x.cols;
+        const float* d = x.d + t * nb;
+        const int32_t* sums = x.sums + t * nb;
+        F acc[1] = {F(0.0f)};
+        alignas(64) int32_t dots[kSumLanes];
+        for (size_t j = 0; j < nb; j += kSumLanes) {
+            const size_t n = std::min<size_t>(kSumLanes, nb - j);
+            const auto mask = static_cast<__mmask16>((1u << n) - 1);
+            block_dots16_nib(w.codes + j * kQ8Block / 2, qn + j * kQ8Block, dots, n / 4);
+            I z[1];
+            F s[1];
+            m.get(j, z, s);
+            const __m512i i = _mm512_sub_epi32(
+                _mm512_load_si512(dots),
+                _mm512_mullo_epi32(z[0], _mm512_maskz_loadu_epi32(mask, sums + j)));
+            const __m512 c = _mm512_mul_ps(
+                _mm512_mul_ps(_mm512_cvtepi32_ps(i), _mm512_maskz_loadu_ps(mask, d + j)), s[0]);
+            acc[0] = _mm512_mask_add_ps(acc[0], mask, acc[0], c);
+        }
+        y[t * y_stride] = combine_acc(acc);
+    }
+}
 #endif
 
 // Codes of blocks [j, j + 16) for block_dots16, from bytes or from the packed 4-bit row.
@@ -1030,13 +1059,10 @@ void packed_dot_q8(const PackedRow& w, const Q8Rows& x, size_t n_x, float* y, si
 #if SUTRA_X86_LANES == 16
     // Generation on a 4-bit row: the nibbles in place, the groups straight from the row.
     const size_t per_group = w.group / kQ8Block;
-    if (w.bits == 4 && n_x <= kInPlaceRows && nb % kSumLanes == 0 && x.qn &&
+    if (w.bits == 4 && n_x <= kInPlaceRows && x.qn && nb % 4 == 0 &&
         (per_group & (per_group - 1)) == 0) {
         const Packed4Groups m(w, static_cast<unsigned>(std::countr_zero(per_group)));
-        const auto nib = [&w, &x](size_t t, size_t j, const int8_t*, int32_t* out) {
-            block_dots16_nib(w.codes + j * kQ8Block / 2, x.qn + t * x.cols + j * kQ8Block, out);
-        };
-        dot_q8_rows(nib, nullptr, m, nb, x, n_x, y, y_stride);
+        dot_q8_rows_nib4(w, m, nb, x, n_x, y, y_stride);
         return;
     }
 #endif
