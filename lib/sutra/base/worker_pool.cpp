@@ -25,7 +25,9 @@ struct PoolLoop {
     size_t n = 0;
     std::atomic<size_t> next{0};
     std::atomic<bool> failed{false};
-    unsigned users = 0;  // workers inside work() (under State::m)
+    // Workers inside work(): changed under State::m (for `done`), read without it by run()'s
+    // spin.
+    std::atomic<unsigned> users{0};
     size_t error_item = 0;
     std::exception_ptr error;  // under State::m
 
@@ -83,8 +85,8 @@ struct WorkerPool::State {
     std::atomic<uint64_t> generation{0};  // of the jobs posted (written under m)
     PoolLoop* job = nullptr;              // the job being run, if any (under m)
     std::atomic<bool> stop{false};
-    std::atomic<bool> busy{false};      // a run() owns the pool
-    std::atomic<unsigned> sleeping{0};  // workers waiting on `wake` (under m)
+    std::atomic<bool> busy{false};  // a run() owns the pool
+    unsigned sleeping = 0;          // workers waiting on `wake` (under m)
     std::vector<std::thread> workers;
 
     // A worker joins each job it sees posted; one that wakes after the job is over (job null)
@@ -161,10 +163,7 @@ void WorkerPool::run(size_t n, const std::function<void(size_t)>& fn) {
     if (wake_workers) s.wake.notify_all();
     job.work(s.m);
     // The workers still in the job are finishing their last items: look, then sleep.
-    spin_until([&] {
-        std::lock_guard lock(s.m);
-        return job.users == 0;
-    });
+    spin_until([&] { return job.users.load(std::memory_order_acquire) == 0; });
     {
         std::unique_lock lock(s.m);
         s.done.wait(lock, [&] { return job.users == 0; });

@@ -784,6 +784,14 @@ RowScratch& row_scratch() {
     return s;
 }
 
+#if SUTRA_X86_LANES == 16
+// 16 4-bit codes from the first 8 bytes of b, in code order (low nibble first).
+__m128i nibbles16(__m128i b) {
+    const __m128i m4 = _mm_set1_epi8(0x0f);
+    return _mm_unpacklo_epi8(_mm_and_si128(b, m4), _mm_and_si128(_mm_srli_epi16(b, 4), m4));
+}
+#endif
+
 // The row's zero points and scales per group.
 void unpack_groups(const PackedRow& w, RowScratch& s) {
     s.zeros.resize(w.n_groups);
@@ -794,14 +802,11 @@ void unpack_groups(const PackedRow& w, RowScratch& s) {
     // and the F16 scales (vcvtph2ps is exact, as the generic conversion); masked loads for
     // the last, partial step never read past the row.
     if (w.bits == 4) {
-        const __m128i m4 = _mm_set1_epi8(0x0f);
         for (size_t g = 0; g < w.n_groups; g += 16) {
             const size_t n = std::min<size_t>(16, w.n_groups - g);
             const auto mask16 = static_cast<__mmask16>((1u << n) - 1);
             const auto mask8 = static_cast<__mmask16>((1u << ((n + 1) / 2)) - 1);
-            const __m128i b = _mm_maskz_loadu_epi8(mask8, w.zeros + g / 2);
-            const __m128i z =
-                _mm_unpacklo_epi8(_mm_and_si128(b, m4), _mm_and_si128(_mm_srli_epi16(b, 4), m4));
+            const __m128i z = nibbles16(_mm_maskz_loadu_epi8(mask8, w.zeros + g / 2));
             _mm_mask_storeu_epi8(s.zeros.data() + g, mask16, z);
             _mm512_mask_storeu_epi32(s.group_zeros.data() + g, mask16, _mm512_cvtepu8_epi32(z));
             _mm512_mask_storeu_ps(s.group_scales.data() + g, mask16,
@@ -984,11 +989,8 @@ struct Packed4Groups {
                                      _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, scales + g0)));
         const size_t first = g0 % 2;
         const size_t bytes = std::min<size_t>(8, (first + n + 1) / 2);
-        const __m128i b =
-            _mm_maskz_loadu_epi8(static_cast<__mmask16>((1u << bytes) - 1), zeros + g0 / 2);
-        const __m128i m4 = _mm_set1_epi8(0x0f);
-        const __m128i nib =
-            _mm_unpacklo_epi8(_mm_and_si128(b, m4), _mm_and_si128(_mm_srli_epi16(b, 4), m4));
+        const __m128i nib = nibbles16(
+            _mm_maskz_loadu_epi8(static_cast<__mmask16>((1u << bytes) - 1), zeros + g0 / 2));
         z[0] = _mm512_permutexvar_epi32(
             _mm512_add_epi32(idx, _mm512_set1_epi32(static_cast<int32_t>(first))),
             _mm512_cvtepu8_epi32(nib));
