@@ -1,12 +1,15 @@
 // sutra quantize MODEL -o OUT.qbin [--preset P] [--config FILE] [--bits N] [--group-size G] ...
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "export_render.hpp"
 #include "quant_flags.hpp"
+#include "sutra/pipeline/batch_manifest.hpp"
 #include "sutra/pipeline/quantize.hpp"
 #include "sutra/pipeline/quantize_export.hpp"
 
@@ -19,6 +22,9 @@ struct QuantizeArgs {
     bool force = false, dry_run = false, json = false;
     std::string format = "qbin", gguf_type;  // --format: qbin, or an export format
     bool keep_unsupported = false;
+    std::string batch;  // --batch MANIFEST.jsonl
+    std::string part;   // --part K/N | env
+    size_t parts = 0;   // --parts N
 };
 
 // GPTQ's report: thread-seconds per step, and per layer the linears (with their output error
@@ -200,79 +206,170 @@ void print_summary(const pipeline::QuantizeReport& r) {
                 r.threads, r.isa.c_str());
 }
 
+// The command's own options (those a --batch job's "args" may give too).
+void add_job_options(CLI::App& app, QuantizeArgs& a) {
+    add_quant_flags(app, a.q);
+    app.add_option(
+        "--method", a.method,
+        "auto (AWQ with calibration, else RTN), rtn, awq, gptq or awq+gptq (calibrated)");
+    app.add_flag("--force", a.force, "Overwrite the output if it exists");
+    app.add_flag("--dry-run", a.dry_run, "Print the plan and the exact output size; write nothing");
+    app.add_option("--format", a.format,
+                   "qbin (default), or autoawq / gguf: quantize, then export to -o in one step "
+                   "(as `sutra export`)")
+        ->check(choice_check("format", {"qbin", "autoawq", "gguf"}));
+    app.add_flag("--keep-unsupported", a.keep_unsupported,
+                 "With --format autoawq: as `sutra export --keep-unsupported`");
+    app.add_option("--gguf-type", a.gguf_type, "With --format gguf: as `sutra export --gguf-type`");
+    app.add_option("--part", a.part,
+                   "K/N: quantize only part K of N into OUT.part-K-of-N (for `sutra merge`); "
+                   "env: K and N from a Slurm job array or a Kubernetes Indexed Job");
+    app.add_option("--parts", a.parts,
+                   "With --part env on Kubernetes: the number of parts (the Job's completions)");
+}
+
+// One quantization: warnings logged, the report returned; `print` prints the text summary
+// (and plan) as the single command does.
+Result<nlohmann::ordered_json> run_job(const QuantizeArgs& a, const GlobalOptions& g, bool print) {
+    pipeline::QuantizeOptions opt;
+    opt.input = a.input;
+    opt.output = a.output;
+    SUTRA_TRY(apply_quant_flags(a.q, g, opt));
+    opt.force = a.force;
+    opt.dry_run = a.dry_run;
+    opt.method = a.method;
+    if (!a.part.empty()) {
+        if (a.format != "qbin")
+            return make_error(Errc::invalid_argument,
+                              "--part writes parts of a .qbin; export the merged .qbin with "
+                              "`sutra export` (not --format " +
+                                  a.format + ")");
+        SUTRA_ASSIGN(opt.part, parts::parse_part(
+                                   a.part, a.parts ? std::optional<size_t>(a.parts) : std::nullopt,
+                                   [](const char* n) { return std::getenv(n); }));
+    } else if (a.parts) {
+        return make_error(Errc::invalid_argument, "--parts goes with --part env");
+    }
+    auto progress = make_progress(g);
+    if (a.format != "qbin") {  // quantize, then export (pipeline/quantize_export.hpp)
+        SUTRA_ASSIGN(const auto fmt, pipeline::parse_export_format(a.format));
+        pipeline::ExportOptions eo;
+        eo.output = a.output;
+        eo.format = fmt;
+        eo.force = a.force;
+        eo.keep_unsupported = a.keep_unsupported;
+        eo.gguf_type = a.gguf_type;
+        eo.threads = g.threads;
+        SUTRA_ASSIGN(auto qe, pipeline::run_quantize_export(opt, eo, progress.get()));
+        for (const auto& w : qe.quantize.warnings)
+            spdlog::warn("{}", one_line(w));
+        for (const auto& w : qe.exported.warnings)
+            spdlog::warn("{}", one_line(w));
+        qe.quantize.output = qe.exported.output + " (" + a.format + ")";
+        if (print) {
+            print_summary(qe.quantize);
+            print_export(qe.exported, g, false);
+        }
+        auto j = to_json(qe.quantize);
+        j["export"] = export_json(qe.exported);
+        return j;
+    }
+    SUTRA_ASSIGN(auto r, pipeline::run_quantize(opt, progress.get()));
+    for (const auto& w : r.warnings)
+        spdlog::warn("{}", one_line(w));
+    if (print) {
+        if (a.dry_run || g.verbose > 0) print_plan(r);
+        print_summary(r);
+    }
+    return to_json(r);
+}
+
+// --batch: every job of the manifest in order, each parsed as `sutra quantize MODEL -o OUTPUT
+// ARGS...` and run; one JSON line per job on stdout, whatever happened to it. Exit 0 when all
+// succeeded, 1 when any failed, 2 when the manifest itself is refused (nothing runs then).
+int run_batch(const std::string& manifest, const GlobalOptions& g) {
+    auto jobs = pipeline::read_batch_manifest(manifest);
+    if (!jobs) return fail(jobs.error());
+    size_t failed = 0;
+    for (const auto& job : *jobs) {
+        nlohmann::ordered_json line;
+        line["schema"] = "sutra.batch/1";
+        line["line"] = job.line;
+        line["model"] = job.model;
+        line["output"] = job.output;
+        QuantizeArgs a;
+        CLI::App sub("sutra quantize (a --batch job)", "quantize");
+        sub.add_option("model", a.input)->required();
+        sub.add_option("-o,--output", a.output)->required();
+        add_job_options(sub, a);
+        std::vector<std::string> argv{job.model, "-o", job.output};
+        argv.insert(argv.end(), job.args.begin(), job.args.end());
+        std::reverse(argv.begin(), argv.end());  // CLI11 takes a vector last argument first
+        std::string error;
+        try {
+            sub.parse(argv);
+        } catch (const CLI::ParseError& e) {
+            error = std::string(e.what()) + " (in \"args\")";
+        }
+        if (error.empty()) {
+            spdlog::info("batch: line {}: {} -> {}", job.line, job.model, job.output);
+            auto r = run_job(a, g, false);
+            if (r)
+                line["result"] = std::move(*r);
+            else
+                error = one_line(r.error().message);
+        }
+        line["ok"] = error.empty();
+        line["exit_code"] = error.empty() ? kExitOk : kExitError;
+        if (!error.empty()) {
+            ++failed;
+            line["error"] = error;
+            spdlog::error("batch: {} line {}: {}", manifest, job.line, error);
+        }
+        std::printf("%s\n", line.dump().c_str());
+        std::fflush(stdout);
+    }
+    if (failed > 0) {
+        spdlog::error("batch: {} of {} jobs failed", failed, jobs->size());
+        return kExitCheckFailed;
+    }
+    return kExitOk;
+}
+
 }  // namespace
 
 Runner add_quantize(CLI::App& app, const GlobalOptions& g) {
     auto a = std::make_shared<QuantizeArgs>();
     app.add_option("model", a->input,
-                   "Checkpoint: .safetensors file, *.index.json, or model folder")
-        ->required();
+                   "Checkpoint: .safetensors file, *.index.json, or model folder");
     app.add_option("-o,--output", a->output,
-                   "Output .qbin file (--format autoawq: a folder; gguf: a .gguf file)")
-        ->required();
-    add_quant_flags(app, a->q);
-    app.add_option(
-        "--method", a->method,
-        "auto (AWQ with calibration, else RTN), rtn, awq, gptq or awq+gptq (calibrated)");
-    app.add_flag("--force", a->force, "Overwrite the output if it exists");
-    app.add_flag("--dry-run", a->dry_run,
-                 "Print the plan and the exact output size; write nothing");
+                   "Output .qbin file (--format autoawq: a folder; gguf: a .gguf file)");
+    add_job_options(app, *a);
     app.add_flag("--json", a->json, "Print the result as JSON on stdout");
-    app.add_option("--format", a->format,
-                   "qbin (default), or autoawq / gguf: quantize, then export to -o in one step "
-                   "(as `sutra export`)")
-        ->check(choice_check("format", {"qbin", "autoawq", "gguf"}));
-    app.add_flag("--keep-unsupported", a->keep_unsupported,
-                 "With --format autoawq: as `sutra export --keep-unsupported`");
-    app.add_option("--gguf-type", a->gguf_type,
-                   "With --format gguf: as `sutra export --gguf-type`");
+    app.add_option("--batch", a->batch,
+                   "Run the jobs of a JSON Lines manifest ({\"model\", \"output\", \"args\"} "
+                   "per line), one JSON result line each on stdout; exit 1 if any failed");
 
-    return [a, &g]() -> int {
-        pipeline::QuantizeOptions opt;
-        opt.input = a->input;
-        opt.output = a->output;
-        if (auto st = apply_quant_flags(a->q, g, opt); !st.ok()) return fail(st.error());
-        opt.force = a->force;
-        opt.dry_run = a->dry_run;
-        opt.method = a->method;
-        auto progress = make_progress(g);
-        if (a->format != "qbin") {  // quantize, then export (pipeline/quantize_export.hpp)
-            auto fmt = pipeline::parse_export_format(a->format);
-            if (!fmt) return fail(fmt.error());
-            pipeline::ExportOptions eo;
-            eo.output = a->output;
-            eo.format = *fmt;
-            eo.force = a->force;
-            eo.keep_unsupported = a->keep_unsupported;
-            eo.gguf_type = a->gguf_type;
-            eo.threads = g.threads;
-            auto qe = pipeline::run_quantize_export(opt, eo, progress.get());
-            if (!qe) return fail(qe.error());
-            for (const auto& w : qe->quantize.warnings)
-                spdlog::warn("{}", one_line(w));
-            qe->quantize.output = qe->exported.output + " (" + a->format + ")";
-            if (a->json) {
-                auto j = to_json(qe->quantize);
-                j["export"] = export_json(qe->exported);
-                for (const auto& w : qe->exported.warnings)
-                    spdlog::warn("{}", one_line(w));
-                std::printf("%s\n", j.dump(2).c_str());
-            } else {
-                print_summary(qe->quantize);
-                print_export(qe->exported, g, false);
+    return [a, &g, self = &app]() -> int {
+        if (!a->batch.empty()) {
+            for (const CLI::Option* o : self->get_options()) {
+                if (o->count() == 0 || o->check_name("--batch")) continue;
+                return fail(make_error(Errc::invalid_argument,
+                                       "quantize --batch takes the models, outputs and flags "
+                                       "from the manifest's lines; " +
+                                           o->get_name(false, true) +
+                                           " cannot go with it (put it in a job's \"args\"; "
+                                           "the result lines are JSON already)"));
             }
-            return kExitOk;
+            return run_batch(a->batch, g);
         }
-        auto r = pipeline::run_quantize(opt, progress.get());
+        if (a->input.empty() || a->output.empty())
+            return fail(make_error(Errc::invalid_argument,
+                                   "quantize needs MODEL and -o OUT.qbin (or --batch "
+                                   "MANIFEST.jsonl); see sutra quantize --help"));
+        auto r = run_job(*a, g, !a->json);
         if (!r) return fail(r.error());
-        for (const auto& w : r->warnings)
-            spdlog::warn("{}", one_line(w));
-        if (a->json) {
-            std::printf("%s\n", to_json(*r).dump(2).c_str());
-        } else {
-            if (a->dry_run || g.verbose > 0) print_plan(*r);
-            print_summary(*r);
-        }
+        if (a->json) std::printf("%s\n", r->dump(2).c_str());
         return kExitOk;
     };
 }

@@ -19,5 +19,6 @@ Runner add_bench(CLI::App& app, const GlobalOptions& g);
 Runner add_tokenize(CLI::App& app, const GlobalOptions& g);
 Runner add_export(CLI::App& app, const GlobalOptions& g);
 Runner add_generate(CLI::App& app, const GlobalOptions& g);
+Runner add_merge(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace sutra::app

@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
         add_tokenize);
     add("export", "Write a .qbin as an AutoAWQ folder (vLLM, transformers) or a GGUF file",
         add_export);
+    add("merge", "Put the part files of `quantize --part K/N` together into the .qbin", add_merge);
 
     // Named choices get a "did you mean" for a typo (the flags are defined with their command).
     auto check_choice = [&](const char* command, const char* flag, CLI::Validator v) {

@@ -27,6 +27,26 @@ uint64_t QbinWriter::file_size_for(const std::vector<QbinRecord>& records,
     return n;
 }
 
+void QbinWriter::lay_out(uint64_t offset) {
+    parts_.clear();
+    for (size_t i = 0; i < records_.size(); ++i) {
+        QbinRecord& r = records_[i];
+        r.xxh3.assign(r.stored.size(), 0);
+        std::vector<Part> ps;
+        if (only_.empty() || only_[i]) {
+            for (const auto& t : stored_tensors(r)) {
+                Part p;
+                p.offset = offset;
+                p.size = t.nbytes;
+                offset += t.nbytes;
+                ps.push_back(std::move(p));
+            }
+        }
+        parts_.push_back(std::move(ps));
+    }
+    file_size_ = offset;
+}
+
 Result<QbinWriter> QbinWriter::begin(io::OutputFile out, std::vector<QbinRecord> records,
                                      nlohmann::ordered_json extra) {
     QbinWriter w;
@@ -35,28 +55,37 @@ Result<QbinWriter> QbinWriter::begin(io::OutputFile out, std::vector<QbinRecord>
     w.extra_ = std::move(extra);
     const std::string header = build_qbin_header(w.records_, w.extra_);
     w.header_len_ = header.size();
-    uint64_t offset = 8 + header.size();
-    for (auto& r : w.records_) {
-        r.xxh3.assign(r.stored.size(), 0);
-        std::vector<Part> ps;
-        for (const auto& t : stored_tensors(r)) {
-            Part p;
-            p.offset = offset;
-            p.size = t.nbytes;
-            offset += t.nbytes;
-            ps.push_back(std::move(p));
-        }
-        w.parts_.push_back(std::move(ps));
-    }
-    w.file_size_ = offset;
+    w.lay_out(8 + header.size());
     // A provisional header (checksums zero): the file is a valid safetensors file throughout.
     SUTRA_ASSIGN(std::string first, sealed_header(header));
     SUTRA_TRY(w.out_.write_at(0, bytes_of(first)));
     return w;
 }
 
+Result<QbinWriter> QbinWriter::begin_part(io::OutputFile out, std::vector<QbinRecord> records,
+                                          std::vector<bool> only, HeaderFn header_for) {
+    if (only.size() != records.size())
+        return make_error(Errc::internal, "part writer: a flag per record expected");
+    QbinWriter w;
+    w.out_ = std::move(out);
+    w.records_ = std::move(records);
+    w.only_ = std::move(only);
+    w.part_header_ = std::move(header_for);
+    for (auto& r : w.records_)
+        r.xxh3.assign(r.stored.size(), 0);
+    const std::string header = w.part_header_(w.records_);
+    w.header_len_ = header.size();
+    w.lay_out(header.size());
+    SUTRA_TRY(w.out_.write_at(0, bytes_of(header)));
+    return w;
+}
+
 Status QbinWriter::append(size_t record, size_t part, std::span<const uint8_t> bytes) {
-    Part& p = parts_.at(record).at(part);
+    if (record >= parts_.size() || part >= parts_[record].size())
+        return make_error(Errc::internal,
+                          "tensor '" + (record < records_.size() ? records_[record].name : "?") +
+                              "' is not one this writer writes");
+    Part& p = parts_[record][part];
     if (bytes.size() > p.size - p.written)
         return make_error(Errc::internal, "tensor '" + records_[record].stored[part] +
                                               "': more bytes than planned");
@@ -76,6 +105,13 @@ Status QbinWriter::finish() {
                                                       std::to_string(p.size) + " bytes");
             records_[r].xxh3[k] = p.hash.digest();
         }
+    }
+    if (part_header_) {
+        const std::string header = part_header_(records_);
+        if (header.size() != header_len_)
+            return make_error(Errc::internal, "the final part header changed length");
+        SUTRA_TRY(out_.write_at(0, bytes_of(header)));
+        return out_.commit();
     }
     const std::string header = build_qbin_header(records_, extra_);
     if (header.size() != header_len_)

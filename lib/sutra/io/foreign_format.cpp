@@ -78,6 +78,10 @@ std::optional<std::string> describe_foreign_format(std::span<const uint8_t> head
                (size.empty() ? std::string() : " (the real file has " + size + " bytes)") +
                "; run `git lfs pull` in the repository (or download the file itself)";
     }
+    if (starts_with(s, "SUTRAPT1"))
+        return std::string(
+            "a sutra part file (one part of `sutra quantize --part K/N`), not a whole .qbin; put "
+            "the parts together first: sutra merge OUT.qbin.part-* -o OUT.qbin");
     if (starts_with(s, "GGUF"))
         return std::string(
             "a GGUF file (llama.cpp); sutra reads safetensors: use the model's original Hugging "

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <unordered_set>
 
+#include "sutra/base/checksum.hpp"
 #include "sutra/base/memory.hpp"
 #include "sutra/base/thread_pool.hpp"
 #include "sutra/calib/collect.hpp"
@@ -20,6 +21,7 @@
 #include "sutra/model/llama/llama_family.hpp"
 #include "sutra/model/text_tokens.hpp"
 #include "sutra/model/weights.hpp"
+#include "sutra/parts/part_file.hpp"
 #include "sutra/pipeline/quantize_awq_family.hpp"
 #include "sutra/pipeline/quantize_data_free.hpp"
 #include "sutra/pipeline/quantize_gptq_family.hpp"
@@ -61,6 +63,27 @@ ojson source_record(const io::Checkpoint& ck) {
         meta[k] = v;
     s["metadata"] = std::move(meta);
     return s;
+}
+
+// What identifies the checkpoint for parts: a checksum of its headers' content (every
+// tensor's name, dtype, shape and place, the metadata) and its files' sizes.
+std::string checkpoint_fingerprint(const io::Checkpoint& ck) {
+    ojson j;
+    ojson ts = ojson::array();
+    for (const auto& t : ck.tensors())
+        ts.push_back(
+            {t.name, std::string(dtype_name(t.dtype)), t.shape, t.shard, t.file_offset, t.nbytes});
+    j["tensors"] = std::move(ts);
+    ojson sizes = ojson::array();
+    for (const auto& f : ck.files())
+        sizes.push_back(f.size());
+    j["file_sizes"] = std::move(sizes);
+    ojson meta = ojson::array();
+    for (const auto& [k, v] : ck.metadata())
+        meta.push_back({k, v});
+    j["metadata"] = std::move(meta);
+    const std::string text = j.dump();
+    return hex64(xxh3_64({reinterpret_cast<const uint8_t*>(text.data()), text.size()}));
 }
 
 Result<std::vector<format::QbinRecord>> make_records(const io::Checkpoint& ck, const plan::Plan& p,
@@ -463,6 +486,17 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     const auto t0 = std::chrono::steady_clock::now();
     if (opt.chunk_bytes == 0)
         return make_error(Errc::invalid_argument, "chunk size must be positive");
+    const bool calibrated = opt.calib || !opt.calib_text.empty() || opt.calib_ids;
+    if (opt.part && (opt.method == "awq" || opt.method == "gptq" || opt.method == "awq+gptq" ||
+                     (opt.method == "auto" && calibrated)))
+        return make_error(Errc::invalid_argument,
+                          "--part: " +
+                              std::string(opt.method == "gptq"       ? "GPTQ"
+                                          : opt.method == "awq+gptq" ? "AWQ + GPTQ"
+                                                                     : "AWQ") +
+                              " cannot be split into parts yet (each block's search needs the "
+                              "inputs the blocks before it give); use --method rtn, or the "
+                              "data-free default of the presets, or quantize on one machine");
     SUTRA_ASSIGN(plan::QuantConfig cfg, resolve_config(opt));
     SUTRA_ASSIGN(io::Checkpoint ck, io::Checkpoint::open(opt.input));
     const model::CheckpointWeights family_weights(ck);
@@ -516,11 +550,37 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
         rep.awq_loss = awq->loss == AwqLoss::per_linear ? "per_linear" : "module_output";
         rep.calib_imatrix = awq->imatrix;
     }
+    // A part: its records (the others are marked written, so nothing below touches them) and
+    // the header the part file gets.
+    std::vector<bool> ours;
+    parts::PartRun run;
+    const fs::path dest = opt.part ? parts::part_path(opt.output, *opt.part) : opt.output;
+    if (opt.part) {
+        SUTRA_ASSIGN(const std::vector<size_t> split, parts::assign_parts(records, opt.part->n));
+        ours.resize(records.size());
+        for (size_t i = 0; i < records.size(); ++i)
+            ours[i] = split[i] == opt.part->k;
+        run.index = *opt.part;
+        run.model = checkpoint_fingerprint(ck);
+        run.records = records;
+        run.extra = extra;
+        run.ours = ours;
+    }
+    std::vector<NormGroup> part_groups;
+    for (const auto& g : groups)
+        if (!opt.part || ours[g.norm]) part_groups.push_back(g);
+
     rep.method = extra["method"].get<std::string>();
-    rep.output = opt.output.string();
+    rep.output = dest.string();
     rep.config = extra["config"];
     rep.input_file_bytes = ck.total_file_bytes();
+    if (opt.part) {  // a part: the bytes of its tensors
+        rep.input_file_bytes = 0;
+        for (size_t i = 0; i < p.tensors.size(); ++i)
+            if (ours[i]) rep.input_file_bytes += p.tensors[i].input_bytes;
+    }
     for (size_t i = 0; i < p.tensors.size(); ++i) {
+        if (opt.part && !ours[i]) continue;  // a part reports its own tensors
         const auto& tp = p.tensors[i];
         const auto& t = ck.tensors()[tp.index];
         TensorSummary s;
@@ -538,9 +598,18 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
         s.stored_bytes = tp.stored_bytes;
         rep.tensors.push_back(std::move(s));
     }
-    rep.quantized = p.quantized_count();
-    rep.kept = p.tensors.size() - rep.quantized;
+    rep.quantized = 0;
+    for (const auto& t : rep.tensors)
+        rep.quantized += t.quantized ? 1 : 0;
+    rep.kept = rep.tensors.size() - rep.quantized;
     rep.output_file_bytes = format::QbinWriter::file_size_for(records, extra);
+    if (opt.part) {
+        rep.output_file_bytes = parts::part_header(run).size();
+        for (size_t i = 0; i < records.size(); ++i)
+            if (ours[i])
+                for (const auto& t : format::stored_tensors(records[i]))
+                    rep.output_file_bytes += t.nbytes;
+    }
     rep.ratio = rep.output_file_bytes ? static_cast<double>(rep.input_file_bytes) /
                                             static_cast<double>(rep.output_file_bytes)
                                       : 0;
@@ -594,14 +663,26 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
 
     const auto inputs = ck.input_paths();
     if (opt.dry_run) {
-        SUTRA_TRY(io::check_output_path(opt.output, opt.force, inputs));
+        SUTRA_TRY(io::check_output_path(dest, opt.force, inputs));
     } else {
-        SUTRA_ASSIGN(io::OutputFile out, io::OutputFile::create(opt.output, opt.force, inputs));
-        SUTRA_ASSIGN(format::QbinWriter w,
-                     format::QbinWriter::begin(std::move(out), records, extra));
-        if (progress) progress->on_stage("quantize", p.input_data_bytes);
-        uint64_t done = 0;
+        SUTRA_ASSIGN(io::OutputFile out, io::OutputFile::create(dest, opt.force, inputs));
+        auto begun = opt.part ? format::QbinWriter::begin_part(
+                                    std::move(out), records, ours,
+                                    [run](const std::vector<format::QbinRecord>& rs) {
+                                        parts::PartRun r = run;
+                                        r.records = rs;
+                                        return parts::part_header(r);
+                                    })
+                              : format::QbinWriter::begin(std::move(out), records, extra);
+        SUTRA_ASSIGN(format::QbinWriter w, std::move(begun));
+        uint64_t planned = 0;
         std::vector<bool> written(p.tensors.size(), false);
+        for (size_t i = 0; i < p.tensors.size(); ++i) {
+            written[i] = opt.part && !ours[i];
+            if (!written[i]) planned += ck.tensors()[p.tensors[i].index].nbytes;
+        }
+        if (progress) progress->on_stage("quantize", planned);
+        uint64_t done = 0;
         if (gptq && family_awq) {
             FamilyGptqOptions go;
             go.block.gptq = opt.gptq;
@@ -647,11 +728,12 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
         }
         if (data_free) {
             SUTRA_ASSIGN(rep.salience, quantize_groups_data_free(
-                                           ck, groups, records, w, *cfg.salience_threshold,
+                                           ck, part_groups, records, w, *cfg.salience_threshold,
                                            opt.awq.grid, opt.chunk_bytes, stream.threads, written));
         }
         for (size_t i = 0; i < p.tensors.size(); ++i)
-            if (written[i]) done += ck.tensors()[p.tensors[i].index].nbytes;
+            if (written[i] && (!opt.part || ours[i]))
+                done += ck.tensors()[p.tensors[i].index].nbytes;
         if (auto st =
                 stream_records(ck, p, records, written, w, stream, &rep.stages, progress, done);
             !st.ok()) {

@@ -9,6 +9,7 @@
 
 #include "sutra/base/error.hpp"
 #include "sutra/calib/imatrix_file.hpp"
+#include "sutra/parts/part_plan.hpp"
 #include "sutra/pipeline/progress.hpp"
 #include "sutra/pipeline/quantize_awq.hpp"
 #include "sutra/pipeline/quantize_data_free.hpp"
@@ -62,6 +63,9 @@ struct QuantizeOptions {
     // AWQ and GPTQ through the generic block code (pipeline/awq_family_block,
     // gptq_family_block) also for a family that has its own (Llama's awq_block, gptq_block).
     bool awq_generic = false;
+    // Quantize only part k of n (parts/part_plan.hpp) into output.part-k-of-n, for
+    // `sutra merge` to put together with the others.
+    std::optional<parts::PartIndex> part;
 };
 
 struct TensorSummary {

@@ -16,7 +16,7 @@ using nlohmann::json;
 
 constexpr const char* kSupportedPostProcessors =
     "TemplateProcessing, ByteLevel, RobertaProcessing, BertProcessing, Sequence";
-constexpr int kMaxDepth = 16;
+constexpr int kMaxSequenceDepth = 16;
 constexpr std::size_t kMaxTemplatePieces = 1024;
 constexpr std::size_t kMaxSpecialIds = 1024;
 
@@ -204,9 +204,9 @@ Result<std::unique_ptr<PostProcessor>> make_template(const json& j, const std::s
 
 Result<std::unique_ptr<PostProcessor>> make_post_processor_at(const json& j,
                                                               const std::string& what, int depth) {
-    if (depth > kMaxDepth)
+    if (depth > kMaxSequenceDepth)
         return make_error(Errc::too_large, what + ": Sequence post-processors nested deeper than " +
-                                               std::to_string(kMaxDepth));
+                                               std::to_string(kMaxSequenceDepth));
     SUTRA_ASSIGN(std::string type, get_type(j, what));
     if (type == "TemplateProcessing") return make_template(j, what);
     if (type == "ByteLevel")

@@ -14,6 +14,7 @@
 #include "support/checks.hpp"
 #include "support/cli_run.hpp"
 #include "support/paths.hpp"
+#include "support/scoped_env.hpp"
 #include "support/st_builder.hpp"
 #include "sutra/pipeline/example_checkpoint.hpp"
 #include "sutra/simd/dispatch.hpp"
@@ -27,29 +28,8 @@ using sutra::test::listing;
 namespace fs = std::filesystem;
 using sutra::test::CliRun;
 using sutra::test::run_sutra;
+using sutra::test::ScopedEnv;
 using sutra::test::TempDir;
-
-// Sets an environment variable for the child processes run while it lives (std::system
-// inherits this process's environment), then restores the previous value.
-class ScopedEnv {
-  public:
-    ScopedEnv(std::string name, const std::string& value) : name_(std::move(name)) {
-        if (const char* old = std::getenv(name_.c_str())) old_ = old;
-        ::setenv(name_.c_str(), value.c_str(), 1);
-    }
-    ~ScopedEnv() {
-        if (old_)
-            ::setenv(name_.c_str(), old_->c_str(), 1);
-        else
-            ::unsetenv(name_.c_str());
-    }
-    ScopedEnv(const ScopedEnv&) = delete;
-    ScopedEnv& operator=(const ScopedEnv&) = delete;
-
-  private:
-    std::string name_;
-    std::optional<std::string> old_;
-};
 
 // The line "kernels: NAME (available: A, B, ...; ...)" of `sutra --version`.
 std::string kernels_line(const std::string& out) {
