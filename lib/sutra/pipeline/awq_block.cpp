@@ -419,6 +419,11 @@ Result<AwqBlockResult> awq_block(const model::Llama& llama, const BlockWeights& 
     return awq_block_impl(llama, fp, inputs, x_mean, q, opt, nullptr);
 }
 
+void advance_block(const model::Llama& llama, const BlockWeights& fp,
+                   std::vector<Activations>& inputs, unsigned threads) {
+    (void)trace_block(llama, fp, inputs, {}, &inputs, threads);
+}
+
 Result<AwqBlockResult> awq_block_advance(const model::Llama& llama, const BlockWeights& fp,
                                          std::vector<Activations>& inputs,
                                          const std::array<std::vector<float>, 4>& x_mean,

@@ -147,6 +147,11 @@ Result<AwqBlockResult> awq_block(const model::Llama& llama, const model::BlockWe
                                  const BlockQuant& q,
                                  const AwqOptions& opt);  // opt.loss must not be per_linear
 
+// Only moves `inputs` through the full-precision block, as awq_block_advance does, bit for
+// bit, without a search (the blocks before a part's first: parts/part_plan.hpp).
+void advance_block(const model::Llama& llama, const model::BlockWeights& fp,
+                   std::vector<model::Activations>& inputs, unsigned threads);
+
 // awq_block that also moves `inputs` through the full-precision block in the same pass: on
 // success each window holds what model::Llama::run_block(fp, window) gives, bit for bit (on
 // error, `inputs` is unspecified). Every window is advanced; the losses use the

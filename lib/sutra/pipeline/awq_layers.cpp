@@ -56,6 +56,18 @@ Result<AwqLayerStream> AwqLayerStream::create(const io::Checkpoint& ck,
     return s;
 }
 
+Status AwqLayerStream::skip() {
+    const int layer = next_;
+    if (layer >= config_->num_hidden_layers)
+        return make_error(Errc::internal, "AWQ: no layer " + std::to_string(layer));
+    if (!per_linear_) {
+        SUTRA_ASSIGN(std::shared_ptr<const model::BlockWeights> fp, llama_->block_weights(layer));
+        advance_block(*llama_, *fp, xs_, options_.threads);
+    }
+    ++next_;
+    return {};
+}
+
 Result<AwqLayer> AwqLayerStream::next(const BlockQuant& bq) {
     const int layer = next_;
     if (layer >= config_->num_hidden_layers)

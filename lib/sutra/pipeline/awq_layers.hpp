@@ -41,6 +41,9 @@ class AwqLayerStream {
     // the search's trace). Only the windows awq_loss_windows picks for options.loss_tokens are
     // carried; on error the stream cannot continue.
     Result<AwqLayer> next(const BlockQuant& bq);
+    // Passes the next layer by without transforming it: only advances the activations through
+    // it, as next() would (a part's layers before its own).
+    Status skip();
     int next_layer() const { return next_; }
 
   private:

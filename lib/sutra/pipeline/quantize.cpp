@@ -486,17 +486,12 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     const auto t0 = std::chrono::steady_clock::now();
     if (opt.chunk_bytes == 0)
         return make_error(Errc::invalid_argument, "chunk size must be positive");
-    const bool calibrated = opt.calib || !opt.calib_text.empty() || opt.calib_ids;
-    if (opt.part && (opt.method == "awq" || opt.method == "gptq" || opt.method == "awq+gptq" ||
-                     (opt.method == "auto" && calibrated)))
+    if (opt.part && (opt.method == "gptq" || opt.method == "awq+gptq"))
         return make_error(Errc::invalid_argument,
-                          "--part: " +
-                              std::string(opt.method == "gptq"       ? "GPTQ"
-                                          : opt.method == "awq+gptq" ? "AWQ + GPTQ"
-                                                                     : "AWQ") +
-                              " cannot be split into parts yet (each block's search needs the "
-                              "inputs the blocks before it give); use --method rtn, or the "
-                              "data-free default of the presets, or quantize on one machine");
+                          "--part: " + std::string(opt.method == "gptq" ? "GPTQ" : "AWQ + GPTQ") +
+                              " cannot be split into parts yet (by default each block is "
+                              "calibrated on the outputs of the blocks quantized before it); use "
+                              "--method awq or rtn, or quantize on one machine");
     SUTRA_ASSIGN(plan::QuantConfig cfg, resolve_config(opt));
     SUTRA_ASSIGN(io::Checkpoint ck, io::Checkpoint::open(opt.input));
     const model::CheckpointWeights family_weights(ck);
@@ -715,16 +710,17 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
             AwqOptions awq_options = opt.awq;
             awq_options.threads = stream.threads;
             awq_options.loss = awq->loss;
-            SUTRA_ASSIGN(rep.awq, quantize_layers_awq_family(*family, awq->family_windows, records,
-                                                             w, awq_options, opt.chunk_bytes,
-                                                             written, progress));
+            SUTRA_ASSIGN(rep.awq,
+                         quantize_layers_awq_family(*family, awq->family_windows, records, w,
+                                                    awq_options, opt.chunk_bytes, written, progress,
+                                                    opt.part ? &ours : nullptr));
         } else if (awq) {
             AwqOptions awq_options = opt.awq;
             awq_options.threads = stream.threads;
             awq_options.loss = awq->loss;
-            SUTRA_ASSIGN(rep.awq,
-                         quantize_layers_awq(ck, awq->config, records, w, awq->calib, awq_options,
-                                             opt.chunk_bytes, written, progress));
+            SUTRA_ASSIGN(rep.awq, quantize_layers_awq(ck, awq->config, records, w, awq->calib,
+                                                      awq_options, opt.chunk_bytes, written,
+                                                      progress, opt.part ? &ours : nullptr));
         }
         if (data_free) {
             SUTRA_ASSIGN(rep.salience, quantize_groups_data_free(

@@ -1,5 +1,7 @@
 #include "sutra/pipeline/quantize_awq.hpp"
 
+#include "sutra/parts/part_plan.hpp"
+
 #include "sutra/model/llama/llama.hpp"
 #include "sutra/pipeline/awq_layers.hpp"
 #include "sutra/pipeline/block_records.hpp"
@@ -11,7 +13,7 @@ Result<std::vector<AwqLayerReport>> quantize_layers_awq(
     const io::Checkpoint& ck, const model::LlamaConfig& config,
     const std::vector<format::QbinRecord>& records, format::QbinWriter& writer,
     const calib::CalibrationData& calib, const AwqOptions& options, uint64_t chunk_bytes,
-    std::vector<bool>& written, ProgressObserver* progress) {
+    std::vector<bool>& written, ProgressObserver* progress, const std::vector<bool>* only) {
     const BlockRecords blocks(records);
     SUTRA_ASSIGN(AwqLayerStream stream, AwqLayerStream::create(ck, config, calib, options));
 
@@ -21,6 +23,15 @@ Result<std::vector<AwqLayerReport>> quantize_layers_awq(
     for (int layer = 0; layer < config.num_hidden_layers; ++layer) {
         SUTRA_ASSIGN(const BlockRecords::Block blk, blocks.block(layer));
         const auto& rec = blk.record;
+        if (only && !(*only)[rec[0]]) {
+            // Not this part's: carry the activations to the part's blocks, then stop.
+            bool later = false;
+            for (size_t i = 0; i < records.size(); ++i)
+                later = later || ((*only)[i] && parts::block_of(records[i].name) > layer);
+            if (!later) break;
+            SUTRA_TRY(stream.skip());
+            continue;
+        }
         SUTRA_ASSIGN(AwqLayer res, stream.next(blk.quant));
 
         // Write the block's tensors from the transformed weights.

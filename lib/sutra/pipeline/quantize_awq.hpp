@@ -22,11 +22,14 @@ struct AwqLayerReport {
 };
 
 // Writes every record of the model's decoder blocks and sets written[i] for each; the caller
-// writes the rest (embeddings, final norm, head, anything else) as usual.
+// writes the rest (embeddings, final norm, head, anything else) as usual. `only` (a part's
+// records, or null for all): the blocks without any are passed by (the activations still
+// move through those before the last block of the part) and not written.
 Result<std::vector<AwqLayerReport>> quantize_layers_awq(
     const io::Checkpoint& ck, const model::LlamaConfig& config,
     const std::vector<format::QbinRecord>& records, format::QbinWriter& writer,
     const calib::CalibrationData& calib, const AwqOptions& options, uint64_t chunk_bytes,
-    std::vector<bool>& written, ProgressObserver* progress);
+    std::vector<bool>& written, ProgressObserver* progress,
+    const std::vector<bool>* only = nullptr);
 
 }  // namespace sutra::pipeline

@@ -1,7 +1,9 @@
 #include "sutra/pipeline/quantize_awq_family.hpp"
 
+#include <algorithm>
 #include <map>
 
+#include "sutra/parts/part_plan.hpp"
 #include "sutra/pipeline/awq_family_block.hpp"
 #include "sutra/pipeline/tensor_writer.hpp"
 
@@ -23,7 +25,7 @@ Result<std::vector<AwqLayerReport>> quantize_layers_awq_family(
     model::Model& model, std::span<const std::vector<int32_t>> windows,
     const std::vector<format::QbinRecord>& records, format::QbinWriter& writer,
     const AwqOptions& options, uint64_t chunk_bytes, std::vector<bool>& written,
-    ProgressObserver* progress) {
+    ProgressObserver* progress, const std::vector<bool>* only) {
     std::map<std::string, size_t, std::less<>> index;
     for (size_t i = 0; i < records.size(); ++i)
         index[records[i].name] = i;
@@ -36,8 +38,27 @@ Result<std::vector<AwqLayerReport>> quantize_layers_awq_family(
     const auto layers = static_cast<int>(model.info().num_layers);
     std::vector<AwqLayerReport> reports;
     if (progress) progress->on_stage("awq", static_cast<uint64_t>(layers));
-    for (int layer = 0; layer < layers; ++layer) {
+    // A part (`only`): the last block that has records of it.
+    int last = layers - 1;
+    if (only) {
+        last = -1;
+        for (size_t i = 0; i < records.size(); ++i)
+            if ((*only)[i]) last = std::max(last, parts::block_of(records[i].name));
+    }
+    for (int layer = 0; layer <= last; ++layer) {
         SUTRA_ASSIGN(model::BlockTensors fp, model.load_block(layer));
+        if (only) {
+            bool mine = false;
+            for (const auto& bl : model.block_linears(layer)) {
+                auto it = index.find(model.block_tensor(layer, bl.name + ".weight"));
+                mine = mine || (it != index.end() && (*only)[it->second]);
+            }
+            if (!mine) {  // not this part's: only carry the activations through it
+                for (auto& x : xs)
+                    SUTRA_TRY(model.run_block_with(fp, std::span<model::Activations>(&x, 1)));
+                continue;
+            }
+        }
         LinearLayouts layouts;
         for (const auto& bl : model.block_linears(layer)) {
             const std::string full = model.block_tensor(layer, bl.name + ".weight");

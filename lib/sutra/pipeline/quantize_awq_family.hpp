@@ -28,6 +28,6 @@ Result<std::vector<AwqLayerReport>> quantize_layers_awq_family(
     model::Model& model, std::span<const std::vector<int32_t>> windows,
     const std::vector<format::QbinRecord>& records, format::QbinWriter& writer,
     const AwqOptions& options, uint64_t chunk_bytes, std::vector<bool>& written,
-    ProgressObserver* progress);
+    ProgressObserver* progress, const std::vector<bool>* only = nullptr);
 
 }  // namespace sutra::pipeline

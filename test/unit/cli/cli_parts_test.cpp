@@ -120,6 +120,26 @@ TEST_CASE("cli: parts of stories260K merge into the single run's bytes", "[cli][
     check_parts_merge(model, dir / "d.qbin", 5, {});
 }
 
+TEST_CASE(
+    "cli: AWQ parts (each runs the full-precision blocks before its own) merge into the "
+    "single run's bytes",
+    "[cli][parts][shared]") {
+    const fs::path calib = shared_dir() / "text" / "tinystories_calib.txt";
+    REQUIRE(fs::exists(calib));
+    TempDir dir;
+    const std::vector<std::string> awq = {"--method",       "awq",  "--calib-text", calib.string(),
+                                          "--calib-tokens", "4096", "--bits",       "4",
+                                          "--group-size",   "32"};
+    SECTION("Llama's own block search, 4 parts") {
+        const fs::path model = shared_dir() / "models" / "stories260K-hf";
+        check_parts_merge(model, dir / "a.qbin", 4, awq);
+    }
+    SECTION("the generic block search, Mamba, 2 parts") {
+        const fs::path model = shared_dir() / "models" / "tiny-mamba";
+        check_parts_merge(model, dir / "m.qbin", 2, awq);
+    }
+}
+
 TEST_CASE("cli: --part env reads the Slurm array or the Kubernetes index", "[cli][parts]") {
     TempDir dir;
     const fs::path model = write_model(dir);
@@ -216,9 +236,10 @@ TEST_CASE("cli: --part refuses what it cannot split", "[cli][parts]") {
         {"sutra export"});
     const fs::path calib = dir / "calib.txt";
     sutra::test::write_text(calib, "Once upon a time there was a little girl.\n");
-    check_one_line_error(
-        run_sutra({"quantize", model.string(), "-o", out, "--part", "1/2", "--method", "awq",
-                   "--calib-text", calib.string(), "--tokenizer", "bytes"}),
-        {"--part", "AWQ"});
+    for (const char* method : {"gptq", "awq+gptq"})
+        check_one_line_error(
+            run_sutra({"quantize", model.string(), "-o", out, "--part", "1/2", "--method", method,
+                       "--calib-text", calib.string(), "--tokenizer", "bytes"}),
+            {"--part", "GPTQ"});
     CHECK_FALSE(fs::exists(part_file(out, 1, 2)));
 }
