@@ -8,7 +8,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   xtl-dev libxsimd-dev catch2 libxxhash-dev libopenblas-dev
   libonig-dev libicu-dev libsentencepiece-dev
-  clang-format python3 python3-numpy
+  clang-format python3 python3-numpy python3-yaml
 )
 
 missing=()
