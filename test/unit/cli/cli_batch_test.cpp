@@ -9,6 +9,7 @@
 
 #include "support/checks.hpp"
 #include "support/cli_run.hpp"
+#include "support/example_model.hpp"
 #include "support/paths.hpp"
 #include "support/st_builder.hpp"
 #include "sutra/pipeline/example_checkpoint.hpp"
@@ -24,17 +25,6 @@ using sutra::test::run_sutra;
 using sutra::test::TempDir;
 using sutra::test::write_text;
 
-fs::path write_tiny(const TempDir& dir) {
-    auto shape = sutra::pipeline::example_shape("tiny");
-    REQUIRE(shape.ok());
-    sutra::pipeline::ExampleOptions eo;
-    eo.shape = *shape;
-    eo.dtype = sutra::DType::F16;
-    const fs::path model = dir / "model";
-    SUTRA_REQUIRE_OK(sutra::pipeline::write_example_checkpoint(model, eo));
-    return model;
-}
-
 std::string job(const fs::path& model, const fs::path& out, const std::vector<std::string>& args) {
     nlohmann::json j;
     j["model"] = model.string();
@@ -48,7 +38,7 @@ std::string job(const fs::path& model, const fs::path& out, const std::vector<st
 TEST_CASE("cli: quantize --batch runs every job, reports each, continues after a failure",
           "[cli][batch]") {
     TempDir dir;
-    const fs::path model = write_tiny(dir);
+    const fs::path model = sutra::test::write_tiny_example(dir);
     const fs::path a = dir / "a.qbin", b = dir / "b.qbin", c = dir / "c.qbin";
     const fs::path manifest = dir / "jobs.jsonl";
     write_text(manifest, job(model, a, {"--method", "rtn", "--bits", "4"}) + "\n" +
@@ -128,7 +118,7 @@ TEST_CASE("cli: quantize --batch runs every job, reports each, continues after a
 
 TEST_CASE("cli: quantize --batch refuses a bad manifest before running anything", "[cli][batch]") {
     TempDir dir;
-    const fs::path model = write_tiny(dir);
+    const fs::path model = sutra::test::write_tiny_example(dir);
     const fs::path manifest = dir / "jobs.jsonl";
     write_text(manifest, job(model, dir / "a.qbin", {}) + "{\"model\": \"m\", \"out\": \"o\"}\n");
     check_one_line_error(run_sutra({"quantize", "--batch", manifest.string()}),

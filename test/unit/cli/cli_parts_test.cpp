@@ -11,6 +11,7 @@
 
 #include "support/checks.hpp"
 #include "support/cli_run.hpp"
+#include "support/example_model.hpp"
 #include "support/paths.hpp"
 #include "support/scoped_env.hpp"
 #include "support/st_builder.hpp"
@@ -26,19 +27,6 @@ using sutra::test::run_sutra;
 using sutra::test::ScopedEnv;
 using sutra::test::shared_dir;
 using sutra::test::TempDir;
-
-// A 4-block example checkpoint (F16) in dir/model.
-fs::path write_model(const TempDir& dir) {
-    auto shape = sutra::pipeline::example_shape("tiny");
-    REQUIRE(shape.ok());
-    sutra::pipeline::ExampleOptions eo;
-    eo.shape = *shape;
-    eo.shape.layers = 4;
-    eo.dtype = sutra::DType::F16;
-    const fs::path model = dir / "model";
-    SUTRA_REQUIRE_OK(sutra::pipeline::write_example_checkpoint(model, eo));
-    return model;
-}
 
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
     a.insert(a.end(), b.begin(), b.end());
@@ -97,7 +85,7 @@ void flip_byte(const fs::path& p, uint64_t at) {
 
 TEST_CASE("cli: quantize --part K/N, then merge: the single run's bytes", "[cli][parts]") {
     TempDir dir;
-    const fs::path model = write_model(dir);
+    const fs::path model = sutra::test::write_tiny_example(dir, 4);
     SECTION("RTN, 4-bit g128, 2 parts") {
         check_parts_merge(model, dir / "rtn.qbin", 2,
                           {"--method", "rtn", "--bits", "4", "--group-size", "128"});
@@ -142,7 +130,7 @@ TEST_CASE(
 
 TEST_CASE("cli: --part env reads the Slurm array or the Kubernetes index", "[cli][parts]") {
     TempDir dir;
-    const fs::path model = write_model(dir);
+    const fs::path model = sutra::test::write_tiny_example(dir, 4);
     const fs::path out = dir / "m.qbin";
     const std::vector<std::string> q = {"quantize", model.string(), "-o",     out.string(),
                                         "--method", "rtn",          "--part", "env"};
@@ -171,7 +159,7 @@ TEST_CASE("cli: --part env reads the Slurm array or the Kubernetes index", "[cli
 
 TEST_CASE("cli: merge refuses a missing, duplicated, foreign or damaged part", "[cli][parts]") {
     TempDir dir;
-    const fs::path model = write_model(dir);
+    const fs::path model = sutra::test::write_tiny_example(dir, 4);
     const fs::path out = dir / "m.qbin";
     for (int k = 1; k <= 3; ++k)
         REQUIRE(run_sutra({"quantize", model.string(), "-o", out.string(), "--method", "rtn",
@@ -223,7 +211,7 @@ TEST_CASE("cli: merge refuses a missing, duplicated, foreign or damaged part", "
 
 TEST_CASE("cli: --part refuses what it cannot split", "[cli][parts]") {
     TempDir dir;
-    const fs::path model = write_model(dir);
+    const fs::path model = sutra::test::write_tiny_example(dir, 4);
     const std::string out = (dir / "m.qbin").string();
     check_one_line_error(run_sutra({"quantize", model.string(), "-o", out, "--part", "5/5"}),
                          {"4 decoder blocks", "at most 4"});

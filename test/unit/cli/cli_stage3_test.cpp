@@ -13,6 +13,7 @@
 
 #include "support/checks.hpp"
 #include "support/cli_run.hpp"
+#include "support/example_model.hpp"
 #include "support/paths.hpp"
 #include "support/scoped_env.hpp"
 #include "support/st_builder.hpp"
@@ -43,18 +44,6 @@ std::string available_text() {
     for (const auto& a : sutra::simd::available_isas())
         s += (s.empty() ? "" : ", ") + a;
     return s;
-}
-
-// The tiny example checkpoint (F16) in dir/model.
-fs::path write_tiny(const TempDir& dir) {
-    auto shape = sutra::pipeline::example_shape("tiny");
-    REQUIRE(shape.ok());
-    sutra::pipeline::ExampleOptions eo;
-    eo.shape = *shape;
-    eo.dtype = sutra::DType::F16;
-    const fs::path model = dir / "model";
-    SUTRA_REQUIRE_OK(sutra::pipeline::write_example_checkpoint(model, eo));
-    return model;
 }
 
 }  // namespace
@@ -109,7 +98,7 @@ TEST_CASE("cli: --threads 0 is refused", "[cli][stage3]") {
 
 TEST_CASE("cli: quantize --max-memory", "[cli][stage3]") {
     TempDir tmp;
-    const fs::path model = write_tiny(tmp);
+    const fs::path model = sutra::test::write_tiny_example(tmp);
     const fs::path out_dir = tmp / "out";
     fs::create_directory(out_dir);
     const std::string out = (out_dir / "m.qbin").string();
@@ -137,7 +126,7 @@ TEST_CASE("cli: quantize --max-memory", "[cli][stage3]") {
 
 TEST_CASE("cli: quantize gives the same bytes for any --threads and --isa", "[cli][stage3]") {
     TempDir tmp;
-    const fs::path model = write_tiny(tmp);
+    const fs::path model = sutra::test::write_tiny_example(tmp);
     auto run = [&](std::vector<std::string> global, const std::string& name) {
         const fs::path out = tmp / name;
         global.insert(global.end(), {"quantize", model.string(), "-o", out.string()});
@@ -155,7 +144,7 @@ TEST_CASE("cli: quantize gives the same bytes for any --threads and --isa", "[cl
 
 TEST_CASE("cli: bench MODEL --json", "[cli][stage3][bench]") {
     TempDir tmp;
-    const fs::path model = write_tiny(tmp);
+    const fs::path model = sutra::test::write_tiny_example(tmp);
     const fs::path out_dir = tmp / "bench-out";
     fs::create_directory(out_dir);
 
