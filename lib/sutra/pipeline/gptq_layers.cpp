@@ -93,6 +93,18 @@ Result<GptqLayerStream> GptqLayerStream::create(const io::Checkpoint& ck,
     return s;
 }
 
+Status GptqLayerStream::skip() {
+    if (awq_ || options_.block.sequential)
+        return make_error(Errc::internal, "GPTQ: only full-precision inputs pass a layer by");
+    const int layer = next_;
+    if (layer >= config_->num_hidden_layers)
+        return make_error(Errc::internal, "GPTQ: no layer " + std::to_string(layer));
+    SUTRA_ASSIGN(std::shared_ptr<const model::BlockWeights> fp, llama_->block_weights(layer));
+    advance_block(*llama_, *fp, xs_, options_.block.threads);
+    ++next_;
+    return {};
+}
+
 Result<GptqLayer> GptqLayerStream::next(const BlockQuant& bq) {
     const int layer = next_;
     if (layer >= config_->num_hidden_layers)

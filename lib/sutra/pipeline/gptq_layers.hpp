@@ -50,6 +50,9 @@ class GptqLayerStream {
                                           const GptqStreamOptions& options);
     // Quantizes the next layer (0, 1, ... in order) for the grids in `bq`.
     Result<GptqLayer> next(const BlockQuant& bq);
+    // Passes the next layer by (a part's layers before its own): with full-precision inputs
+    // only, the inputs advance through the original block as next() would advance them.
+    Status skip();
 
   private:
     GptqLayerStream() = default;

@@ -486,12 +486,18 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     const auto t0 = std::chrono::steady_clock::now();
     if (opt.chunk_bytes == 0)
         return make_error(Errc::invalid_argument, "chunk size must be positive");
-    if (opt.part && (opt.method == "gptq" || opt.method == "awq+gptq"))
-        return make_error(Errc::invalid_argument,
-                          "--part: " + std::string(opt.method == "gptq" ? "GPTQ" : "AWQ + GPTQ") +
-                              " cannot be split into parts yet (by default each block is "
-                              "calibrated on the outputs of the blocks quantized before it); use "
-                              "--method awq or rtn, or quantize on one machine");
+    // GPTQ parts: only plain GPTQ on full-precision inputs, through Llama's own block code
+    // (the part carries the inputs through the blocks before its own). Sequential inputs come
+    // from the blocks quantized before, and AWQ + GPTQ from AWQ-transformed blocks.
+    if (opt.part && (opt.method == "awq+gptq" ||
+                     (opt.method == "gptq" && (!opt.gptq_fp_inputs || opt.awq_generic))))
+        return make_error(
+            Errc::invalid_argument,
+            "--part: " + std::string(opt.method == "gptq" ? "GPTQ" : "AWQ + GPTQ") +
+                " can be split only as GPTQ on full-precision inputs (--method gptq "
+                "--gptq-inputs fp, Llama's own block code): otherwise each block is calibrated "
+                "on the outputs of the blocks quantized before it; use that, --method awq or "
+                "rtn, or quantize on one machine");
     SUTRA_ASSIGN(plan::QuantConfig cfg, resolve_config(opt));
     SUTRA_ASSIGN(io::Checkpoint ck, io::Checkpoint::open(opt.input));
     const model::CheckpointWeights family_weights(ck);
@@ -499,6 +505,11 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
     plan::FamilyKeep keep;
     if (family) keep = [&m = *family](std::string_view t) { return m.keep_reason(t); };
     SUTRA_ASSIGN(plan::Plan p, plan::make_plan(ck, cfg, opt.overrides, keep));
+    if (opt.part && opt.method == "gptq" && family && !model::llama::as_llama(*family))
+        return make_error(Errc::invalid_argument,
+                          "--part: GPTQ of a " + family->info().family +
+                              " model (the generic block code) cannot be split yet; use "
+                              "--method awq or rtn, or quantize on one machine");
     SUTRA_ASSIGN(std::optional<AwqSetup> awq, prepare_awq(opt, ck, family.get()));
     const bool family_awq = awq && awq->family_path;
     const std::vector<NormGroup> groups = find_norm_groups(ck);
@@ -704,8 +715,9 @@ Result<QuantizeReport> run_quantize(const QuantizeOptions& opt, ProgressObserver
                 go.awq->threads = stream.threads;
                 go.awq->loss = awq->loss;
             }
-            SUTRA_ASSIGN(rep.gptq, quantize_layers_gptq(ck, awq->config, records, w, awq->calib, go,
-                                                        written, progress));
+            SUTRA_ASSIGN(rep.gptq,
+                         quantize_layers_gptq(ck, awq->config, records, w, awq->calib, go, written,
+                                              progress, opt.part ? &ours : nullptr));
         } else if (family_awq) {
             AwqOptions awq_options = opt.awq;
             awq_options.threads = stream.threads;

@@ -1,17 +1,16 @@
 #include "sutra/pipeline/quantize_gptq.hpp"
 
+#include "sutra/parts/part_plan.hpp"
 #include "sutra/pipeline/block_records.hpp"
 #include "sutra/pipeline/tensor_writer.hpp"
 
 namespace sutra::pipeline {
 
-Result<GptqRunReport> quantize_layers_gptq(const io::Checkpoint& ck,
-                                           const model::LlamaConfig& config,
-                                           const std::vector<format::QbinRecord>& records,
-                                           format::QbinWriter& writer,
-                                           const calib::CalibrationData& calib,
-                                           const GptqStreamOptions& options,
-                                           std::vector<bool>& written, ProgressObserver* progress) {
+Result<GptqRunReport> quantize_layers_gptq(
+    const io::Checkpoint& ck, const model::LlamaConfig& config,
+    const std::vector<format::QbinRecord>& records, format::QbinWriter& writer,
+    const calib::CalibrationData& calib, const GptqStreamOptions& options,
+    std::vector<bool>& written, ProgressObserver* progress, const std::vector<bool>* only) {
     const BlockRecords blocks(records);
     SUTRA_ASSIGN(GptqLayerStream stream, GptqLayerStream::create(ck, config, calib, options));
     const char* method = options.awq ? "AWQ + GPTQ" : "GPTQ";
@@ -20,6 +19,15 @@ Result<GptqRunReport> quantize_layers_gptq(const io::Checkpoint& ck,
     if (progress) progress->on_stage("gptq", static_cast<uint64_t>(config.num_hidden_layers));
     for (int layer = 0; layer < config.num_hidden_layers; ++layer) {
         SUTRA_ASSIGN(const BlockRecords::Block blk, blocks.block(layer));
+        if (only && !(*only)[blk.record[0]]) {
+            // Not this part's (full-precision inputs only): carry the inputs on, then stop.
+            bool later = false;
+            for (size_t i = 0; i < records.size(); ++i)
+                later = later || ((*only)[i] && parts::block_of(records[i].name) > layer);
+            if (!later) break;
+            SUTRA_TRY(stream.skip());
+            continue;
+        }
         SUTRA_ASSIGN(GptqLayer res, stream.next(blk.quant));
         model::BlockWeights& w = res.weights;
         std::vector<float>* lin[7] = {&w.q, &w.k, &w.v, &w.o, &w.gate, &w.up, &w.down};

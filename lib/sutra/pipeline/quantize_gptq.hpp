@@ -32,6 +32,7 @@ Result<GptqRunReport> quantize_layers_gptq(const io::Checkpoint& ck,
                                            format::QbinWriter& writer,
                                            const calib::CalibrationData& calib,
                                            const GptqStreamOptions& options,
-                                           std::vector<bool>& written, ProgressObserver* progress);
+                                           std::vector<bool>& written, ProgressObserver* progress,
+                                           const std::vector<bool>* only = nullptr);
 
 }  // namespace sutra::pipeline

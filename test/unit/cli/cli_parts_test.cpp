@@ -126,6 +126,31 @@ TEST_CASE(
         const fs::path model = shared_dir() / "models" / "tiny-mamba";
         check_parts_merge(model, dir / "m.qbin", 2, awq);
     }
+    SECTION("GPTQ on full-precision inputs, 4 parts") {
+        const fs::path model = shared_dir() / "models" / "stories260K-hf";
+        check_parts_merge(
+            model, dir / "g.qbin", 4,
+            {"--method", "gptq", "--gptq-inputs", "fp", "--calib-text", calib.string(),
+             "--calib-tokens", "4096", "--bits", "4", "--group-size", "32"});
+    }
+}
+
+TEST_CASE("cli: GPTQ parts on full-precision inputs of a model with q/k/v biases", "[cli][parts]") {
+    TempDir dir;
+    auto shape = sutra::pipeline::example_shape("tiny-qwen2");
+    REQUIRE(shape.ok());
+    sutra::pipeline::ExampleOptions eo;
+    eo.shape = *shape;
+    const fs::path model = dir / "qwen2";
+    SUTRA_REQUIRE_OK(sutra::pipeline::write_example_checkpoint(model, eo));
+    std::string ids;
+    for (int i = 0; i < 1024; ++i)
+        ids += std::to_string((i * 7919) % 512) + " ";
+    const fs::path ids_file = dir / "ids.txt";
+    sutra::test::write_text(ids_file, ids);
+    check_parts_merge(model, dir / "q.qbin", 2,
+                      {"--method", "gptq", "--gptq-inputs", "fp", "--calib-ids", ids_file.string(),
+                       "--bits", "4", "--group-size", "32"});
 }
 
 TEST_CASE("cli: --part env reads the Slurm array or the Kubernetes index", "[cli][parts]") {
@@ -228,6 +253,6 @@ TEST_CASE("cli: --part refuses what it cannot split", "[cli][parts]") {
         check_one_line_error(
             run_sutra({"quantize", model.string(), "-o", out, "--part", "1/2", "--method", method,
                        "--calib-text", calib.string(), "--tokenizer", "bytes"}),
-            {"--part", "GPTQ"});
+            {"--part", "GPTQ", "--gptq-inputs fp"});
     CHECK_FALSE(fs::exists(part_file(out, 1, 2)));
 }
