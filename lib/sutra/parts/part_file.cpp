@@ -66,6 +66,14 @@ std::string header_json(const PartRun& run, const std::string& id, const std::st
     return j.dump();
 }
 
+// The header length: the 8 little-endian bytes after the magic.
+uint64_t header_length(const uint8_t* prefix16) {
+    uint64_t len = 0;
+    for (int i = 7; i >= 0; --i)
+        len = (len << 8) | prefix16[8 + static_cast<size_t>(i)];
+    return len;
+}
+
 Error damaged(const std::string& what, const std::string& why) {
     return make_error(Errc::invalid_argument,
                       what + " is not a usable sutra part file: " + why +
@@ -183,9 +191,7 @@ Result<PartRun> parse_part_header(std::span<const uint8_t> head, uint64_t file_s
                                   uint64_t* data_bytes, PartLimits limits) {
     if (head.size() < 16 || std::memcmp(head.data(), kPartMagic.data(), 8) != 0)
         return damaged(what, "it does not start with \"SUTRAPT1\"");
-    uint64_t len = 0;
-    for (int i = 7; i >= 0; --i)
-        len = (len << 8) | head[8 + static_cast<size_t>(i)];
+    const uint64_t len = header_length(head.data());
     if (len > limits.max_header_bytes || len > file_size - 16 || head.size() - 16 < len)
         return damaged(what, "its header length (" + std::to_string(len) +
                                  " bytes) does not fit the file (truncated?)");
@@ -265,11 +271,11 @@ Result<PartFile> open_part_file(const std::filesystem::path& path, PartLimits li
     std::vector<uint8_t> prefix(16);
     if (f.size() < 16) return damaged(what, "it is shorter than a part header");
     SUTRA_TRY(f.read_at(0, prefix));
-    uint64_t len = 0;
-    for (int i = 7; i >= 0; --i)
-        len = (len << 8) | prefix[8 + static_cast<size_t>(i)];
+    // The magic (for the clearest message on another kind of file) and the length's bound
+    // (what to read) here; parse_part_header checks the rest.
     if (std::memcmp(prefix.data(), kPartMagic.data(), 8) != 0)
         return damaged(what, "it does not start with \"SUTRAPT1\"");
+    const uint64_t len = header_length(prefix.data());
     if (len > limits.max_header_bytes || len > f.size() - 16)
         return damaged(what, "its header length does not fit the file (truncated?)");
     std::vector<uint8_t> head(16 + len);

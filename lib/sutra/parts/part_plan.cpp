@@ -152,6 +152,15 @@ int block_of(std::string_view tensor) {
     return -1;
 }
 
+int last_block(const std::vector<format::QbinRecord>& records, const std::vector<bool>* only,
+               int all) {
+    if (!only) return all;
+    int last = -1;
+    for (size_t i = 0; i < records.size(); ++i)
+        if ((*only)[i]) last = std::max(last, block_of(records[i].name));
+    return last;
+}
+
 Result<std::vector<size_t>> assign_parts(const std::vector<format::QbinRecord>& records, size_t n) {
     if (n == 0) return make_error(Errc::invalid_argument, "parts: at least one part");
     std::vector<size_t> part(records.size(), 0);

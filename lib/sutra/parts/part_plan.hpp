@@ -42,6 +42,11 @@ int block_of(std::string_view tensor);
 // record order) go with the first part, the other tensors outside the blocks with the last.
 // A model without blocks splits its records in record order instead. Fails when there are
 // fewer blocks (or records) than parts.
+// The last decoder block (block_of) with a record in `only` (a flag per record); `all` when
+// `only` is null, -1 when it holds no block record. The layer loops of AWQ and GPTQ stop there.
+int last_block(const std::vector<format::QbinRecord>& records, const std::vector<bool>* only,
+               int all);
+
 Result<std::vector<size_t>> assign_parts(const std::vector<format::QbinRecord>& records, size_t n);
 
 }  // namespace sutra::parts

@@ -20,15 +20,13 @@ Result<std::vector<AwqLayerReport>> quantize_layers_awq(
     std::vector<AwqLayerReport> reports;
     uint64_t done = 0;
     if (progress) progress->on_stage("awq", static_cast<uint64_t>(config.num_hidden_layers));
-    for (int layer = 0; layer < config.num_hidden_layers; ++layer) {
+    // A part stops after its last block.
+    const int last = parts::last_block(records, only, config.num_hidden_layers - 1);
+    for (int layer = 0; layer <= last; ++layer) {
         SUTRA_ASSIGN(const BlockRecords::Block blk, blocks.block(layer));
         const auto& rec = blk.record;
         if (only && !(*only)[rec[0]]) {
-            // Not this part's: carry the activations to the part's blocks, then stop.
-            bool later = false;
-            for (size_t i = 0; i < records.size(); ++i)
-                later = later || ((*only)[i] && parts::block_of(records[i].name) > layer);
-            if (!later) break;
+            // Not this part's: carry the activations to the part's blocks.
             SUTRA_TRY(stream.skip());
             continue;
         }

@@ -1,6 +1,5 @@
 #include "sutra/pipeline/quantize_awq_family.hpp"
 
-#include <algorithm>
 #include <map>
 
 #include "sutra/parts/part_plan.hpp"
@@ -39,12 +38,7 @@ Result<std::vector<AwqLayerReport>> quantize_layers_awq_family(
     std::vector<AwqLayerReport> reports;
     if (progress) progress->on_stage("awq", static_cast<uint64_t>(layers));
     // A part (`only`): the last block that has records of it.
-    int last = layers - 1;
-    if (only) {
-        last = -1;
-        for (size_t i = 0; i < records.size(); ++i)
-            if ((*only)[i]) last = std::max(last, parts::block_of(records[i].name));
-    }
+    const int last = parts::last_block(records, only, layers - 1);
     for (int layer = 0; layer <= last; ++layer) {
         SUTRA_ASSIGN(model::BlockTensors fp, model.load_block(layer));
         if (only) {

@@ -17,14 +17,12 @@ Result<GptqRunReport> quantize_layers_gptq(
     GptqRunReport rep;
     uint64_t done = 0;
     if (progress) progress->on_stage("gptq", static_cast<uint64_t>(config.num_hidden_layers));
-    for (int layer = 0; layer < config.num_hidden_layers; ++layer) {
+    // A part stops after its last block.
+    const int last = parts::last_block(records, only, config.num_hidden_layers - 1);
+    for (int layer = 0; layer <= last; ++layer) {
         SUTRA_ASSIGN(const BlockRecords::Block blk, blocks.block(layer));
         if (only && !(*only)[blk.record[0]]) {
-            // Not this part's (full-precision inputs only): carry the inputs on, then stop.
-            bool later = false;
-            for (size_t i = 0; i < records.size(); ++i)
-                later = later || ((*only)[i] && parts::block_of(records[i].name) > layer);
-            if (!later) break;
+            // Not this part's (full-precision inputs only): carry the inputs on.
             SUTRA_TRY(stream.skip());
             continue;
         }
